@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* The driver objects, one per file in drivers/. */
+#pragma once
+
+#include "homebattery/driver.h"
+
+extern const struct driver driver_llt_power_bms_v4_ble;
+extern const struct driver driver_daly_8s_24v_60a;
+extern const struct driver driver_jk_bms_bd4;
+extern const struct driver driver_mqtt_battery;
+extern const struct driver driver_victron_mppt;
+extern const struct driver driver_shelly_charger;
+extern const struct driver driver_ahoy_dtu;
+extern const struct driver driver_open_dtu;
+extern const struct driver driver_mqtt_consumption;

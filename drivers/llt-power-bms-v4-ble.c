@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* lltPowerBmsV4Ble: LLT Power / JBD BMS over Bluetooth LE (service 0xff00).
+ * Config here; the BLE transport and the decoder come with the Bluetooth
+ * issue, until then the driver refuses to start. */
+
+#include "ble-battery.h"
+#include "drivers.h"
+
+static int llt_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret) {
+        static const char *const keys[] = { "driver", "mac", "interval", NULL };
+        struct ble_battery_config *c = NULL;
+        int r = ble_battery_parse_config(ctx, path, obj, keys, &c);
+        *ret = c;
+        return r;
+}
+
+const struct driver driver_llt_power_bms_v4_ble = {
+        .version = DRIVER_VERSION,
+        .name = "lltPowerBmsV4Ble",
+        .classes = CLASS_BIT(DEVICE_CLASS_BATTERY),
+        .parse_config = llt_parse_config,
+        .free_config = ble_battery_free_config,
+};

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* The driver contract. A driver is one `const struct driver`: its name, the
+ * classes it serves, a config parser that validates its keys, and one ops
+ * table per class. The registry lists every driver; the config's `devices`
+ * section instantiates them. Optional slots are NULL. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "homebattery/cleanup.h"
+#include "homebattery/device.h"
+
+/* Bumped whenever a slot changes meaning; drivers state the version they were
+ * written for, and the registry refuses a mismatch at build/test time. */
+#define DRIVER_VERSION 1
+
+struct json_object;
+struct config_ctx;
+
+/* Battery: the class asks for a read when the data is older than the
+ * interval; the driver answers later with device_report_battery() or
+ * device_report_read_failed(). */
+struct battery_ops {
+        int (*read)(void *state);
+        /* BLE drivers return true: their reads are serialized across devices. */
+        bool serialized;
+};
+
+/* Charger and solar: switched on or off by the mode switcher. */
+struct switch_ops {
+        int (*set_on)(void *state, bool on);
+        /* Energy since the last call, Wh; -ENODATA when unknown. */
+        int (*energy_wh)(void *state, double *ret_wh);
+};
+
+struct inverter_ops {
+        int (*set_on)(void *state, bool on);
+        /* Asks for power_w; returns the power the device will really produce
+         * (its LUT step) in *ret_applied_w. */
+        int (*set_power)(void *state, int power_w, int *ret_applied_w);
+        void (*power_range)(void *state, int *ret_min_w, int *ret_max_w);
+        int (*energy_wh)(void *state, double *ret_wh);
+};
+
+struct driver {
+        unsigned version; /* DRIVER_VERSION */
+        const char *name;
+        unsigned classes; /* CLASS_BIT() set */
+
+        /* Validates the device object (path is e.g. "devices.bat1") and returns a
+         * driver-private config. Every problem is reported with config_error();
+         * the return value is 0 or a negative errno when anything was wrong. */
+        int (*parse_config)(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret);
+        void (*free_config)(void *config);
+
+        /* Creates the running instance. NULL: the driver's transport does not
+         * exist in this build and the daemon refuses to start it. */
+        int (*new)(struct device *d, const void *config, void **ret_state);
+        void (*free)(void *state);
+        /* Called once the loop runs; optional. */
+        int (*start)(void *state);
+        /* True while commands are still travelling to the device; the safe-state
+         * shutdown waits (bounded) until every driver says false. Optional. */
+        bool (*busy)(void *state);
+
+        const struct battery_ops *battery;
+        const struct switch_ops *solar;
+        const struct switch_ops *charger;
+        const struct inverter_ops *inverter;
+};
+
+/* Config helpers for parse_config(). Each reads `key` of `obj`, reports a
+ * problem as "<file>: <path>.<key>: <what>" and returns 0 when the value is
+ * usable (or absent and optional: *ret then holds the default), else a
+ * negative errno. */
+void config_error(struct config_ctx *ctx, const char *path, const char *fmt, ...) _printf_(3, 4);
+void config_warning(struct config_ctx *ctx, const char *path, const char *fmt, ...) _printf_(3, 4);
+/* "<path>.<key>: expected <expected>, got <value>" (secrets hidden); returns -EINVAL. */
+int config_type_error(struct config_ctx *ctx, const char *path, const char *key, struct json_object *v,
+                      const char *expected);
+int config_check_keys(struct config_ctx *ctx, const char *path, struct json_object *obj,
+                      const char *const *allowed);
+int config_get_string(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                      bool required, const char *def, char **ret);
+int config_get_int(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                   bool required, int def, int min, int max, int *ret);
+int config_get_double(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                      bool required, double def, double min, double max, double *ret);
+int config_get_bool(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                    bool required, bool def, bool *ret);
+/* "aa:bb:cc:dd:ee:ff", any case; returned in upper case. */
+int config_get_mac(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                   char ret[static 18]);
+/* "host:port", "[v6]:port" or "name:port". */
+int config_get_hostport(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                        bool required, char **ret_host, uint16_t *ret_port);
+/* A file name, resolved against the config file's directory; must be readable. */
+int config_get_file(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                    bool required, char **ret_path);
+
+/* Pure string checks shared by the config parser and tests. */
+bool mac_is_valid(const char *s);
+int hostport_parse(const char *s, char **ret_host, uint16_t *ret_port);
+/* An MQTT topic to subscribe to or publish on: no wildcards, no leading or
+ * trailing '/', no empty level. */
+bool mqtt_topic_is_valid(const char *s);
+/* Reads `key` as a topic with mqtt_topic_is_valid(). */
+int config_get_topic(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                     char **ret);
+
+/* Setup helpers for new(): a battery's read interval. */
+void device_set_read_interval(struct device *d, uint64_t interval_usec);

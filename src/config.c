@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: MIT */
+/* Loads /etc/homebattery/config.json: JSON parse errors with line and column,
+ * then every section of spec/config.md validated into typed structs, then the
+ * cross-section rules. All problems are collected and reported together. */
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-ctx.h"
+#include "homebattery/log.h"
+#include "log-setup.h"
+#include "registry.h"
+
+#define CONFIG_SIZE_MAX (1024 * 1024)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
+
+static struct json_object *section(struct config_ctx *ctx, struct json_object *root, const char *key,
+                                   bool required) {
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(root, key, &v)) {
+                if (required)
+                        config_error(ctx, key, "required section is missing");
+                return NULL;
+        }
+        if (!json_object_is_type(v, json_type_object)) {
+                config_type_error(ctx, "", key, v, "an object");
+                return NULL;
+        }
+        return v;
+}
+
+static void parse_general(struct config_ctx *ctx, struct json_object *o, struct config_general *g) {
+        static const char *const keys[] = { "default_mode", "inverter_power", NULL };
+        _cleanup_free_ char *mode = NULL;
+
+        g->default_mode = MODE_IDLE;
+        if (!o)
+                return;
+        config_check_keys(ctx, "general", o, keys);
+        if (config_get_string(ctx, "general", o, "default_mode", false, "idle", &mode) >= 0 && mode) {
+                enum mode m = mode_from_string(mode);
+                if (m < 0)
+                        config_error(ctx, "general.default_mode",
+                                     "expected charge, discharge, idle or protect, got \"%s\"", mode);
+                else
+                        g->default_mode = m;
+        }
+        if (json_object_object_get_ex(o, "inverter_power", NULL) &&
+            config_get_int(ctx, "general", o, "inverter_power", false, 0, 0, 100000, &g->inverter_power_w) >= 0)
+                g->has_inverter_power = true;
+}
+
+static int default_client_id(char **ret) {
+        char host[HOST_NAME_MAX + 1] = "";
+
+        if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+                snprintf(host, sizeof(host), "unknown");
+        return asprintf(ret, "homebattery-%s", host) < 0 ? -ENOMEM : 0;
+}
+
+static bool root_topic_is_valid(const char *s) {
+        return mqtt_topic_is_valid(s) && strlen(s) <= 128;
+}
+
+static void parse_mqtt(struct config_ctx *ctx, struct json_object *o, struct config_mqtt *m) {
+        static const char *const keys[] = { "host", "ca", "tls_insecure", "user", "password", "root",
+                                            "client_id", "json", "homeassistant", NULL };
+        static const char *const ha_keys[] = { "enabled", "prefix", NULL };
+        struct json_object *ha;
+
+        m->json = true;
+        m->ha_enabled = true;
+        if (!o)
+                return;
+        config_check_keys(ctx, "mqtt", o, keys);
+        config_get_hostport(ctx, "mqtt", o, "host", true, &m->host, &m->port);
+        config_get_file(ctx, "mqtt", o, "ca", false, &m->ca);
+        config_get_bool(ctx, "mqtt", o, "tls_insecure", false, false, &m->tls_insecure);
+        config_get_string(ctx, "mqtt", o, "user", false, NULL, &m->user);
+        config_get_string(ctx, "mqtt", o, "password", false, NULL, &m->password);
+        if (m->password && !m->user)
+                config_error(ctx, "mqtt.password", "a password needs mqtt.user as well");
+        if (m->tls_insecure && !json_object_object_get_ex(o, "ca", NULL))
+                config_warning(ctx, "mqtt.tls_insecure", "has no effect without mqtt.ca (TLS is off)");
+        if (config_get_string(ctx, "mqtt", o, "root", false, "homebattery", &m->root) >= 0 && m->root &&
+            !root_topic_is_valid(m->root))
+                config_error(ctx, "mqtt.root",
+                             "expected a topic without '+', '#', '//' and without a leading or trailing '/', "
+                             "got \"%s\"",
+                             m->root);
+        config_get_string(ctx, "mqtt", o, "client_id", false, NULL, &m->client_id);
+        if (!m->client_id && default_client_id(&m->client_id) < 0)
+                ctx->oom = true;
+        else if (strlen(m->client_id) > 65535)
+                config_error(ctx, "mqtt.client_id", "too long");
+        config_get_bool(ctx, "mqtt", o, "json", false, true, &m->json);
+
+        if (json_object_object_get_ex(o, "homeassistant", &ha)) {
+                if (!json_object_is_type(ha, json_type_object))
+                        config_type_error(ctx, "mqtt", "homeassistant", ha, "an object");
+                else {
+                        config_check_keys(ctx, "mqtt.homeassistant", ha, ha_keys);
+                        config_get_bool(ctx, "mqtt.homeassistant", ha, "enabled", false, true, &m->ha_enabled);
+                        if (config_get_string(ctx, "mqtt.homeassistant", ha, "prefix", false, "homeassistant",
+                                              &m->ha_prefix) >= 0 &&
+                            m->ha_prefix && !root_topic_is_valid(m->ha_prefix))
+                                config_error(ctx, "mqtt.homeassistant.prefix", "not a valid topic prefix: \"%s\"",
+                                             m->ha_prefix);
+                }
+        }
+        if (!m->ha_prefix && !(m->ha_prefix = strdup("homeassistant")))
+                ctx->oom = true;
+}
+
+static void parse_logging(struct config_ctx *ctx, struct json_object *o, struct config_logging *l) {
+        static const char *const keys[] = { "host", "ignore", "level", NULL };
+        _cleanup_free_ char *level = NULL;
+        struct json_object *ign;
+
+        l->level = LOG_INFO;
+        if (!o)
+                return;
+        config_check_keys(ctx, "logging", o, keys);
+        config_get_hostport(ctx, "logging", o, "host", false, &l->host, &l->port);
+        if (config_get_string(ctx, "logging", o, "level", false, "info", &level) >= 0 && level) {
+                int lv = log_level_from_string(level);
+                if (lv < 0)
+                        config_error(ctx, "logging.level", "expected debug, info, warning or error, got \"%s\"",
+                                     level);
+                else
+                        l->level = lv;
+        }
+        if (json_object_object_get_ex(o, "ignore", &ign)) {
+                if (!json_object_is_type(ign, json_type_array)) {
+                        config_type_error(ctx, "logging", "ignore", ign, "a list of strings");
+                        return;
+                }
+                size_t n = json_object_array_length(ign);
+                l->ignore = calloc(n + 1, sizeof(char *));
+                if (!l->ignore) {
+                        ctx->oom = true;
+                        return;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        struct json_object *e = json_object_array_get_idx(ign, i);
+                        char kp[64];
+                        snprintf(kp, sizeof(kp), "ignore[%zu]", i);
+                        if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) == 0) {
+                                config_type_error(ctx, "logging", kp, e, "a non-empty string (a sender name)");
+                                continue;
+                        }
+                        if (!(l->ignore[l->n_ignore++] = strdup(json_object_get_string(e))))
+                                ctx->oom = true;
+                }
+        }
+}
+
+static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct config_netzero *n) {
+        static const char *const keys[] = { "enabled", "signed", "evaluated_time_span", "maturity_time_span",
+                                            "power_offset", "power_hysteresis", "power_change_upwards",
+                                            "power_change_downwards", "algorithm", NULL };
+        _cleanup_free_ char *alg = NULL;
+        int span = 30, maturity = 15;
+
+        n->nz = (struct netzero_config) {
+                .evaluated_time_span_s = 30,
+                .maturity_time_span_s = 15,
+                .power_offset_w = 10,
+                .power_hysteresis_w = 5,
+                .power_change_upwards_w = 100,
+                .power_change_downwards_w = 50,
+                .algorithm = NETZERO_ALGORITHM_CLASSIC,
+        };
+        if (!o)
+                return;
+        n->present = true;
+        config_check_keys(ctx, "netzero", o, keys);
+        config_get_bool(ctx, "netzero", o, "enabled", true, false, &n->enabled);
+        config_get_bool(ctx, "netzero", o, "signed", true, false, &n->nz.signed_meter);
+        /* Values above 120 s are accepted (the original firmware did) but capped. */
+        if (config_get_int(ctx, "netzero", o, "evaluated_time_span", false, 30, 2, 3600, &span) >= 0 &&
+            span > (int) NETZERO_TIME_SPAN_MAX_S)
+                config_warning(ctx, "netzero.evaluated_time_span", "%d s is capped at %u s", span,
+                               NETZERO_TIME_SPAN_MAX_S);
+        n->nz.evaluated_time_span_s = (unsigned) span;
+        config_get_int(ctx, "netzero", o, "maturity_time_span", false, 15, 0, 3600, &maturity);
+        n->nz.maturity_time_span_s = (unsigned) maturity;
+        config_get_int(ctx, "netzero", o, "power_offset", false, 10, -10000, 10000, &n->nz.power_offset_w);
+        config_get_int(ctx, "netzero", o, "power_hysteresis", false, 5, 0, 10000, &n->nz.power_hysteresis_w);
+        config_get_int(ctx, "netzero", o, "power_change_upwards", false, 100, 1, 100000,
+                       &n->nz.power_change_upwards_w);
+        config_get_int(ctx, "netzero", o, "power_change_downwards", false, 50, 1, 100000,
+                       &n->nz.power_change_downwards_w);
+        if (config_get_string(ctx, "netzero", o, "algorithm", false, "classic", &alg) >= 0 && alg) {
+                enum netzero_algorithm a = netzero_algorithm_from_string(alg);
+                if (a < 0) {
+                        char known[128] = "";
+                        size_t len = 0;
+                        for (int i = 0; i < _NETZERO_ALGORITHM_MAX; i++)
+                                len += (size_t) snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "",
+                                                         netzero_algorithm_to_string((enum netzero_algorithm) i));
+                        config_error(ctx, "netzero.algorithm", "unknown algorithm \"%s\" (known: %s)", alg, known);
+                } else
+                        n->nz.algorithm = a;
+        }
+}
+
+enum check_unit { UNIT_SECONDS, UNIT_VOLT, UNIT_CELSIUS };
+
+static void parse_supervisor(struct config_ctx *ctx, struct json_object *o, struct supervisor_config *s) {
+        static const struct {
+                enum lock_id id;
+                enum check_unit unit;
+                bool hysteresis;
+        } checks[] = {
+                { LOCK_BATTERY_OFFLINE, UNIT_SECONDS, false },
+                { LOCK_CELL_LOW, UNIT_VOLT, true },
+                { LOCK_CELL_HIGH, UNIT_VOLT, true },
+                { LOCK_TEMP_LOW_CHARGE, UNIT_CELSIUS, true },
+                { LOCK_TEMP_LOW_DISCHARGE, UNIT_CELSIUS, true },
+                { LOCK_TEMP_HIGH_CHARGE, UNIT_CELSIUS, true },
+                { LOCK_TEMP_HIGH_DISCHARGE, UNIT_CELSIUS, true },
+                { LOCK_LIVE_DATA_LOST_CHARGE, UNIT_SECONDS, false },
+                { LOCK_LIVE_DATA_LOST_DISCHARGE, UNIT_SECONDS, false },
+                { LOCK_MQTT_OFFLINE, UNIT_SECONDS, false },
+        };
+        static const char *const keys_h[] = { "enabled", "threshold", "hysteresis", NULL };
+        static const char *const keys_t[] = { "enabled", "threshold", NULL };
+        const char *allowed[ELEMENTSOF(checks) + 1];
+
+        *s = (struct supervisor_config) {};
+        if (!o)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++)
+                allowed[i] = lock_to_string(checks[i].id);
+        allowed[ELEMENTSOF(checks)] = NULL;
+        config_check_keys(ctx, "supervisor", o, allowed);
+
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                struct supervisor_check_config *c = &s->checks[checks[i].id];
+                const char *name = lock_to_string(checks[i].id);
+                struct json_object *co;
+                char path[64];
+                double min, max, hmax;
+
+                snprintf(path, sizeof(path), "supervisor.%s", name);
+                if (!json_object_object_get_ex(o, name, &co))
+                        continue;
+                if (!json_object_is_type(co, json_type_object)) {
+                        config_type_error(ctx, "supervisor", name, co, "an object");
+                        continue;
+                }
+                config_check_keys(ctx, path, co, checks[i].hysteresis ? keys_h : keys_t);
+                switch (checks[i].unit) {
+                case UNIT_SECONDS:
+                        min = 1, max = 86400, hmax = 0;
+                        break;
+                case UNIT_VOLT:
+                        min = 1.0, max = 5.0, hmax = 1.0;
+                        break;
+                default:
+                        min = -40, max = 100, hmax = 50;
+                        break;
+                }
+                config_get_bool(ctx, path, co, "enabled", true, false, &c->enabled);
+                config_get_double(ctx, path, co, "threshold", true, 0, min, max, &c->threshold);
+                if (checks[i].hysteresis)
+                        config_get_double(ctx, path, co, "hysteresis", false, 0, 0, hmax, &c->hysteresis);
+        }
+
+        const struct supervisor_check_config *lo = &s->checks[LOCK_CELL_LOW], *hi = &s->checks[LOCK_CELL_HIGH];
+        if (lo->enabled && hi->enabled && lo->threshold >= hi->threshold)
+                config_error(ctx, "supervisor.cell_low.threshold", "must be below supervisor.cell_high.threshold");
+}
+
+static void parse_bluetooth(struct config_ctx *ctx, struct json_object *o, char **adapter) {
+        static const char *const keys[] = { "adapter", NULL };
+
+        if (o) {
+                config_check_keys(ctx, "bluetooth", o, keys);
+                if (config_get_string(ctx, "bluetooth", o, "adapter", false, "hci0", adapter) >= 0 && *adapter) {
+                        const char *a = *adapter;
+                        bool ok = strncmp(a, "hci", 3) == 0 && a[3] && strlen(a) <= 6;
+                        for (const char *p = a + 3; ok && *p; p++)
+                                ok = isdigit((unsigned char) *p);
+                        if (!ok)
+                                config_error(ctx, "bluetooth.adapter", "expected an adapter name like hci0, got \"%s\"",
+                                             a);
+                }
+        }
+        if (!*adapter && !(*adapter = strdup("hci0")))
+                ctx->oom = true;
+}
+
+static void parse_http(struct config_ctx *ctx, struct json_object *o, struct config_http *h) {
+        static const char *const keys[] = { "listen", "token", NULL };
+
+        if (!o)
+                return;
+        h->enabled = true;
+        config_check_keys(ctx, "http", o, keys);
+        config_get_hostport(ctx, "http", o, "listen", false, &h->listen_host, &h->listen_port);
+        if (!h->listen_host) {
+                if (!(h->listen_host = strdup("127.0.0.1")))
+                        ctx->oom = true;
+                h->listen_port = 8080;
+        }
+        if (config_get_string(ctx, "http", o, "token", false, NULL, &h->token) >= 0 && h->token &&
+            strlen(h->token) < 16)
+                config_error(ctx, "http.token", "too short: use at least 16 characters");
+}
+
+bool device_name_is_valid(const char *name) {
+        size_t len = strlen(name);
+        if (len == 0 || len > 32)
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!isalnum((unsigned char) *p) && *p != '_' && *p != '-')
+                        return false;
+        return true;
+}
+
+static void parse_devices(struct config_ctx *ctx, struct json_object *o, struct config *c) {
+        if (!o)
+                return;
+        size_t n = (size_t) json_object_object_length(o);
+        c->devices = calloc(n ? n : 1, sizeof(struct config_device));
+        if (!c->devices) {
+                ctx->oom = true;
+                return;
+        }
+        json_object_object_foreach(o, name, dev) {
+                char path[64];
+                struct json_object *drv;
+
+                if (!device_name_is_valid(name)) {
+                        config_error(ctx, "devices", "invalid device name \"%.40s\": expected 1-32 of A-Z a-z 0-9 _ -",
+                                     name);
+                        continue;
+                }
+                snprintf(path, sizeof(path), "devices.%s", name);
+                if (!json_object_is_type(dev, json_type_object)) {
+                        config_type_error(ctx, "devices", name, dev, "an object with a \"driver\" key");
+                        continue;
+                }
+                if (!json_object_object_get_ex(dev, "driver", &drv)) {
+                        config_error(ctx, path, "required key \"driver\" is missing");
+                        continue;
+                }
+                if (!json_object_is_type(drv, json_type_string)) {
+                        config_type_error(ctx, path, "driver", drv, "a driver name (string)");
+                        continue;
+                }
+                const struct driver *d = registry_find(json_object_get_string(drv));
+                if (!d) {
+                        char known[512], kp[96];
+                        registry_list(known, sizeof(known));
+                        snprintf(kp, sizeof(kp), "%s.driver", path);
+                        config_error(ctx, kp, "unknown driver \"%.40s\" (known: %s)", json_object_get_string(drv),
+                                     known);
+                        continue;
+                }
+                struct config_device *cd = &c->devices[c->n_devices];
+                void *dc = NULL;
+                if (d->parse_config(ctx, path, dev, &dc) < 0 || !dc) {
+                        if (d->free_config)
+                                d->free_config(dc);
+                        continue;
+                }
+                cd->driver = d;
+                cd->driver_config = dc;
+                if (!(cd->name = strdup(name))) {
+                        ctx->oom = true;
+                        d->free_config(dc);
+                        continue;
+                }
+                c->n_devices++;
+        }
+}
+
+size_t config_count_class(const struct config *c, enum device_class cls) {
+        size_t n = 0;
+        for (size_t i = 0; i < c->n_devices; i++)
+                if (c->devices[i].driver->classes & CLASS_BIT(cls))
+                        n++;
+        return n;
+}
+
+/* Rules that span sections: checked only when the sections themselves parsed. */
+static void check_cross(struct config_ctx *ctx, struct config *c) {
+        size_t n_inv = config_count_class(c, DEVICE_CLASS_INVERTER);
+        size_t n_cons = config_count_class(c, DEVICE_CLASS_CONSUMPTION);
+        bool nz = c->netzero.present && c->netzero.enabled;
+
+        if (n_inv > 0 && !nz && !c->general.has_inverter_power)
+                config_error(ctx, "general.inverter_power",
+                             "required when an inverter is configured and netzero is disabled");
+        if (nz && n_cons == 0)
+                config_error(ctx, "netzero.enabled", "netzero needs at least one consumption device (mqttConsumption)");
+        if (nz && n_inv == 0)
+                config_warning(ctx, "netzero.enabled", "no inverter is configured: netzero has nothing to control");
+        if ((c->supervisor.checks[LOCK_LIVE_DATA_LOST_CHARGE].enabled ||
+             c->supervisor.checks[LOCK_LIVE_DATA_LOST_DISCHARGE].enabled) &&
+            n_cons == 0)
+                config_warning(ctx, "supervisor", "live_data_lost checks have no consumption device to watch");
+}
+
+/* json-c reports the byte offset of a parse error; users want line:column. */
+static void offset_to_line_col(const char *text, size_t offset, unsigned *line, unsigned *col) {
+        *line = 1;
+        *col = 1;
+        for (size_t i = 0; i < offset && text[i]; i++) {
+                if (text[i] == '\n') {
+                        (*line)++;
+                        *col = 1;
+                } else
+                        (*col)++;
+        }
+}
+
+static int make_dir(const char *path, char **ret) {
+        _cleanup_free_ char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        *ret = strdup(dirname(copy));
+        return *ret ? 0 : -ENOMEM;
+}
+
+int config_parse(const char *path, const char *text, size_t size, struct config **ret,
+                 struct config_errors *errors) {
+        static const char *const top_keys[] = { "general", "mqtt", "logging", "netzero", "supervisor",
+                                                "bluetooth", "http", "devices", "network", NULL };
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        struct json_tokener *tok;
+        struct config *c;
+        int r;
+
+        struct config_ctx ctx = { .file = path, .errors = errors };
+
+        if (size > CONFIG_SIZE_MAX) {
+                config_error(&ctx, "", "file too large (more than %d bytes)", CONFIG_SIZE_MAX);
+                return -EINVAL;
+        }
+        if (memchr(text, 0, size)) {
+                config_error(&ctx, "", "the file contains a NUL byte: not a JSON text file");
+                return -EINVAL;
+        }
+
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        root = json_tokener_parse_ex(tok, text, (int) size);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        size_t end = json_tokener_get_parse_end(tok);
+        if (jerr == json_tokener_continue)
+                jerr = json_tokener_error_parse_eof;
+        else if (jerr == json_tokener_success) {
+                /* Anything but white space after the document is an error too. */
+                for (size_t i = end; i < size; i++)
+                        if (!isspace((unsigned char) text[i])) {
+                                jerr = json_tokener_error_parse_unexpected;
+                                end = i;
+                                break;
+                        }
+        }
+        json_tokener_free(tok);
+        if (jerr != json_tokener_success) {
+                unsigned line, col;
+                char where[64];
+                offset_to_line_col(text, end, &line, &col);
+                snprintf(where, sizeof(where), "%u:%u", line, col);
+                config_error(&ctx, where, "parse error: %s", json_tokener_error_desc(jerr));
+                return -EINVAL;
+        }
+        if (!json_object_is_type(root, json_type_object)) {
+                config_error(&ctx, "", "expected a JSON object at the top level");
+                return -EINVAL;
+        }
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        if (!(c->path = strdup(path)) || make_dir(path, &c->dir) < 0) {
+                config_free(c);
+                return -ENOMEM;
+        }
+        ctx.dir = c->dir;
+
+        config_check_keys(&ctx, "", root, top_keys);
+        if (json_object_object_get_ex(root, "network", NULL))
+                config_warning(&ctx, "network", "ignored: the operating system manages Wi-Fi and time");
+        parse_general(&ctx, section(&ctx, root, "general", false), &c->general);
+        parse_mqtt(&ctx, section(&ctx, root, "mqtt", true), &c->mqtt);
+        parse_logging(&ctx, section(&ctx, root, "logging", false), &c->logging);
+        parse_netzero(&ctx, section(&ctx, root, "netzero", false), &c->netzero);
+        parse_supervisor(&ctx, section(&ctx, root, "supervisor", false), &c->supervisor);
+        parse_bluetooth(&ctx, section(&ctx, root, "bluetooth", false), &c->bluetooth_adapter);
+        parse_http(&ctx, section(&ctx, root, "http", false), &c->http);
+        parse_devices(&ctx, section(&ctx, root, "devices", false), c);
+        if (!ctx.failed)
+                check_cross(&ctx, c);
+
+        if (ctx.oom) {
+                config_free(c);
+                return -ENOMEM;
+        }
+        r = ctx.failed ? -EINVAL : 0;
+        if (r < 0) {
+                config_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+int config_load(const char *path, struct config **ret, struct config_errors *errors) {
+        struct config_ctx ctx = { .file = path, .errors = errors };
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n;
+
+        f = fopen(path, "re");
+        if (!f) {
+                int r = -errno;
+                config_error(&ctx, "", "cannot open: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+                config_error(&ctx, "", "not a regular file");
+                return -EINVAL;
+        }
+        if (st.st_size > CONFIG_SIZE_MAX) {
+                config_error(&ctx, "", "file too large (more than %d bytes)", CONFIG_SIZE_MAX);
+                return -EFBIG;
+        }
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = fread(buf, 1, (size_t) st.st_size, f);
+        if (ferror(f)) {
+                config_error(&ctx, "", "cannot read: %s", strerror(errno ? errno : EIO));
+                return -EIO;
+        }
+        buf[n] = 0;
+        return config_parse(path, buf, n, ret, errors);
+}
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+struct config *config_free(struct config *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->dir);
+        free(c->mqtt.host);
+        free(c->mqtt.ca);
+        free(c->mqtt.user);
+        free(c->mqtt.password);
+        free(c->mqtt.root);
+        free(c->mqtt.client_id);
+        free(c->mqtt.ha_prefix);
+        free(c->logging.host);
+        strv_free(c->logging.ignore, c->logging.n_ignore);
+        free(c->bluetooth_adapter);
+        free(c->http.listen_host);
+        free(c->http.token);
+        for (size_t i = 0; i < c->n_devices; i++) {
+                free(c->devices[i].name);
+                c->devices[i].driver->free_config(c->devices[i].driver_config);
+        }
+        free(c->devices);
+        free(c);
+        return NULL;
+}
+
+void config_errors_done(struct config_errors *e) {
+        strv_free(e->lines, e->n);
+        strv_free(e->warnings, e->n_warnings);
+        *e = (struct config_errors) {};
+}

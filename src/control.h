@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The control core as one object: devices grouped into classes, the
+ * supervisor, the mode switcher, netzero and energy reports. Pure logic: the
+ * caller passes the time in, driver ops are called through their tables, and
+ * everything visible goes out through `struct outputs`. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "homebattery/driver.h"
+#include "outputs.h"
+
+struct control;
+struct control_device;
+
+int control_new(const struct config *config, uint64_t start_usec, const struct outputs *out,
+                struct control **ret);
+struct control *control_free(struct control *ctl);
+
+/* A running device: its driver ops are called with `state`. */
+int control_add_device(struct control *ctl, const char *name, const struct driver *drv, void *state,
+                       struct control_device **ret);
+void control_device_set_read_interval(struct control_device *d, uint64_t interval_usec);
+
+/* Once a second: battery reads that are due, the supervisor pass, locks →
+ * mode switcher → device commands. Returns whether the watchdog may be fed. */
+bool control_tick(struct control *ctl, uint64_t now_usec, bool mqtt_connected);
+
+/* A message on <root>/mode/set (raw bytes). */
+void control_mode_request(struct control *ctl, const void *payload, size_t len, uint64_t now_usec);
+/* After every MQTT (re)connect: re-publish class states. */
+void control_republish(struct control *ctl);
+/* The 15-minute energy report. */
+void control_energy_report(struct control *ctl, uint64_t now_usec);
+/* Safe state: every class to protect (chargers, inverters and solar off). */
+void control_protect_all(struct control *ctl, uint64_t now_usec);
+
+/* Reports from devices. */
+void control_device_status(struct control_device *d, enum device_class c, enum device_status s,
+                           uint64_t now_usec);
+void control_device_power(struct control_device *d, enum device_class c, int power_w, uint64_t now_usec);
+void control_device_battery(struct control_device *d, const struct battery_record *r, uint64_t now_usec);
+void control_device_read_failed(struct control_device *d, uint64_t now_usec);
+void control_device_consumption(struct control_device *d, int power_w, uint64_t now_usec);
+
+/* For the status line and the API. */
+enum mode control_get_displayed(const struct control *ctl);
+enum mode control_get_requested(const struct control *ctl);
+const char *control_get_top_lock(const struct control *ctl);

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* Device instances: create the driver state, and route the driver's reports
+ * to the control core with the loop's current time. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "device.h"
+#include "homebattery/log.h"
+#include "manager.h"
+
+struct device {
+        struct manager *manager;
+        char *name;
+        const struct driver *driver;
+        void *state;
+        struct control_device *control;
+};
+
+int device_new(struct manager *m, const char *name, const struct driver *drv, const void *config,
+               struct device **ret) {
+        struct device *d;
+        int r;
+
+        if (!drv->new)
+                return -EOPNOTSUPP;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->manager = m;
+        d->driver = drv;
+        d->name = strdup(name);
+        if (!d->name) {
+                free(d);
+                return -ENOMEM;
+        }
+        r = drv->new(d, config, &d->state);
+        if (r < 0) {
+                free(d->name);
+                free(d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
+struct device *device_free(struct device *d) {
+        if (!d)
+                return NULL;
+        if (d->driver->free)
+                d->driver->free(d->state);
+        free(d->name);
+        free(d);
+        return NULL;
+}
+
+int device_start(struct device *d) {
+        return d->driver->start ? d->driver->start(d->state) : 0;
+}
+
+const struct driver *device_get_driver(const struct device *d) {
+        return d->driver;
+}
+
+void *device_get_state(const struct device *d) {
+        return d->state;
+}
+
+void device_set_control(struct device *d, struct control_device *cd) {
+        d->control = cd;
+}
+
+const char *device_get_name(const struct device *d) {
+        return d->name;
+}
+
+struct sd_event *device_get_event(const struct device *d) {
+        return manager_get_event(d->manager);
+}
+
+uint64_t device_now_usec(const struct device *d) {
+        return manager_now_usec(d->manager);
+}
+
+void device_set_read_interval(struct device *d, uint64_t interval_usec) {
+        if (d->control)
+                control_device_set_read_interval(d->control, interval_usec);
+}
+
+void device_report_status(struct device *d, enum device_class c, enum device_status s) {
+        if (d->control)
+                control_device_status(d->control, c, s, device_now_usec(d));
+}
+
+void device_report_power(struct device *d, enum device_class c, int power_w) {
+        if (d->control)
+                control_device_power(d->control, c, power_w, device_now_usec(d));
+}
+
+void device_report_battery(struct device *d, const struct battery_record *r) {
+        if (d->control)
+                control_device_battery(d->control, r, device_now_usec(d));
+}
+
+void device_report_read_failed(struct device *d, int error, const char *step) {
+        log_warning_errno(error, d->name, "Read failed at %s: %m", step ? step : "?");
+        if (d->control)
+                control_device_read_failed(d->control, device_now_usec(d));
+}
+
+void device_report_consumption(struct device *d, int power_w) {
+        if (d->control)
+                control_device_consumption(d->control, power_w, device_now_usec(d));
+}

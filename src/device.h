@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* A configured device instance: the glue between its driver (which reports
+ * through include/homebattery/device.h) and the control core. */
+#pragma once
+
+#include "homebattery/device.h"
+#include "homebattery/driver.h"
+
+struct manager;
+struct control_device;
+
+/* Creates the driver instance; -EOPNOTSUPP when the driver has no
+ * implementation in this build. */
+int device_new(struct manager *m, const char *name, const struct driver *drv, const void *config,
+               struct device **ret);
+struct device *device_free(struct device *d);
+int device_start(struct device *d);
+const struct driver *device_get_driver(const struct device *d);
+void *device_get_state(const struct device *d);
+void device_set_control(struct device *d, struct control_device *cd);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* homebattery: arguments → config → manager → start → READY=1 → loop. */
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "config.h"
+#include "hb-build-config.h"
+#include "homebattery/log.h"
+#include "log-setup.h"
+#include "manager.h"
+#include "registry.h"
+
+static void help(void) {
+        char drivers[512];
+
+        registry_list(drivers, sizeof(drivers));
+        printf("Usage: homebattery [OPTIONS]\n"
+               "\n"
+               "Controls a home battery: chargers, solar chargers and inverters follow the\n"
+               "mode requested over MQTT, netzero follows the household meter, the supervisor\n"
+               "locks whatever is unsafe.\n"
+               "\n"
+               "  -c, --config PATH   configuration file (default %s)\n"
+               "      --check-config  validate the configuration and exit (0 valid, 78 invalid)\n"
+               "  -h, --help          show this help\n"
+               "      --version       show the version\n"
+               "\n"
+               "Drivers: %s\n",
+               HB_DEFAULT_CONFIG, drivers);
+}
+
+static void print_config_problems(const struct config_errors *e) {
+        for (size_t i = 0; i < e->n_warnings; i++)
+                fprintf(stderr, "warning: %s\n", e->warnings[i]);
+        for (size_t i = 0; i < e->n; i++)
+                fprintf(stderr, "%s\n", e->lines[i]);
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        const char *config_path = HB_DEFAULT_CONFIG;
+        bool check_only = false;
+        struct config_errors errors = {};
+        struct config *config = NULL;
+        struct manager *m = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        check_only = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_VERSION:
+                        printf("homebattery %s\n", HB_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        return EX_USAGE;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "Unexpected argument: %s (see --help)\n", argv[optind]);
+                return EX_USAGE;
+        }
+
+        log_setup();
+
+        r = config_load(config_path, &config, &errors);
+        if (r == -ENOMEM) {
+                log_error(NULL, "Out of memory while reading the configuration");
+                config_errors_done(&errors);
+                return EXIT_FAILURE;
+        }
+        print_config_problems(&errors);
+        if (r < 0) {
+                fprintf(stderr, "%s: %zu error(s), nothing started\n", config_path, errors.n);
+                config_errors_done(&errors);
+                return EX_CONFIG;
+        }
+        config_errors_done(&errors);
+        if (check_only) {
+                printf("%s: valid (%zu device(s))\n", config_path, config->n_devices);
+                config_free(config);
+                return EXIT_SUCCESS;
+        }
+
+        r = manager_new(&m);
+        if (r < 0) {
+                config_free(config);
+                log_error_errno(r, NULL, "Failed to set up the event loop: %m");
+                return EXIT_FAILURE;
+        }
+        r = manager_load_config(m, config);
+        if (r >= 0)
+                r = manager_start(m);
+        if (r == -EOPNOTSUPP) {
+                /* A driver this build cannot run: restarting would not help. */
+                manager_free(m);
+                log_shutdown();
+                return EX_CONFIG;
+        }
+        if (r < 0) {
+                manager_free(m);
+                log_shutdown();
+                return EXIT_FAILURE;
+        }
+        r = manager_run(m);
+        manager_free(m);
+        log_shutdown();
+        return r;
+}

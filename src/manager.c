@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/* The Manager: one sd-event loop owning signals, the 1 s control tick, the
+ * quarter-hour energy timer, the MQTT client and the devices. It turns loop
+ * events into calls of the pure control core and tells systemd how we are
+ * (READY=1, STATUS=, WATCHDOG=1 only without a fatal lock, STOPPING=1). */
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "control.h"
+#include "device.h"
+#include "energy.h"
+#include "homebattery/log.h"
+#include "log-setup.h"
+#include "manager.h"
+#include "mqtt.h"
+#include "outputs-mqtt.h"
+
+#define SENDER "main"
+#define USEC_PER_SEC 1000000ULL
+#define TICK_USEC USEC_PER_SEC
+#define SAFE_STATE_TIMEOUT_USEC (10ULL * USEC_PER_SEC)
+#define SAFE_STATE_POLL_USEC (50ULL * 1000ULL)
+
+struct manager {
+        sd_event *event;
+        struct config *config;
+        struct control *control;
+        struct mqtt *mqtt;
+        struct outputs_mqtt *outputs_mqtt;
+        struct device **devices;
+        size_t n_devices;
+
+        sd_event_source *sig_term, *sig_int, *sig_hup;
+        sd_event_source *tick;
+        sd_event_source *energy_timer;
+        sd_event_source *shutdown_timer;
+
+        uint64_t start_usec;
+        uint64_t shutdown_deadline_usec;
+        bool shutting_down;
+        int exit_status;
+        char status_line[160];
+};
+
+uint64_t manager_now_usec(struct manager *m) {
+        uint64_t t = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+sd_event *manager_get_event(struct manager *m) {
+        return m->event;
+}
+
+struct control *manager_get_control(struct manager *m) {
+        return m->control;
+}
+
+struct mqtt *manager_get_mqtt(struct manager *m) {
+        return m->mqtt;
+}
+
+const struct config *manager_get_config(struct manager *m) {
+        return m->config;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+
+        if (si->ssi_signo == SIGHUP) {
+                log_warning(SENDER, "Reload is not supported: restart the service to apply a new configuration");
+                return 0;
+        }
+        log_info(SENDER, "Received %s, switching everything off", strsignal((int) si->ssi_signo));
+        manager_shutdown(m, EXIT_SUCCESS);
+        return 0;
+}
+
+int manager_new(struct manager **ret) {
+        struct manager *m;
+        sigset_t mask;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                goto fail;
+
+        /* Signals are delivered through signalfd in the loop, never as handlers. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        /* A broker closing the socket must not kill us with SIGPIPE. */
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_signal, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, &m->sig_int, SIGINT, on_signal, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, &m->sig_hup, SIGHUP, on_signal, m)) < 0)
+                goto fail;
+
+        m->start_usec = manager_now_usec(m);
+        *ret = m;
+        return 0;
+fail:
+        manager_free(m);
+        return r;
+}
+
+struct manager *manager_free(struct manager *m) {
+        if (!m)
+                return NULL;
+        /* Devices first: their sources live on the loop and may talk to MQTT. */
+        for (size_t i = 0; i < m->n_devices; i++)
+                device_free(m->devices[i]);
+        free(m->devices);
+        m->control = control_free(m->control);
+        m->mqtt = mqtt_free(m->mqtt);
+        m->outputs_mqtt = outputs_mqtt_free(m->outputs_mqtt);
+        sd_event_source_disable_unref(m->sig_term);
+        sd_event_source_disable_unref(m->sig_int);
+        sd_event_source_disable_unref(m->sig_hup);
+        sd_event_source_disable_unref(m->tick);
+        sd_event_source_disable_unref(m->energy_timer);
+        sd_event_source_disable_unref(m->shutdown_timer);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m);
+        return NULL;
+}
+
+int manager_load_config(struct manager *m, struct config *c) {
+        int r;
+
+        m->config = c;
+        log_set_max_level(c->logging.level);
+        r = log_set_ignore(c->logging.ignore, c->logging.n_ignore);
+        if (r < 0)
+                return log_error_errno(r, SENDER, "Failed to set up logging: %m");
+        if (c->logging.host) {
+                r = log_open_udp(c->logging.host, c->logging.port);
+                if (r < 0)
+                        log_warning_errno(r, SENDER, "UDP logging to %s:%u disabled: %m", c->logging.host,
+                                          c->logging.port);
+        }
+        return 0;
+}
+
+static void update_status(struct manager *m) {
+        char line[sizeof(m->status_line)];
+        const char *lock = control_get_top_lock(m->control);
+
+        snprintf(line, sizeof(line), "STATUS=mode %s (requested %s), %s%s, MQTT %s",
+                 mode_to_string(control_get_displayed(m->control)),
+                 mode_to_string(control_get_requested(m->control)), lock && *lock ? "locked: " : "no lock",
+                 lock ? lock : "", mqtt_is_connected(m->mqtt) ? "connected" : "disconnected");
+        if (strcmp(line, m->status_line) != 0) {
+                memcpy(m->status_line, line, sizeof(line));
+                (void) sd_notify(false, line);
+        }
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        (void) sd_event_source_set_time(s, usec + TICK_USEC);
+        if (m->shutting_down)
+                return 0;
+        /* The watchdog is fed here only, and only while no fatal lock is
+         * active: a fatal lock makes systemd restart us after WatchdogSec. */
+        if (control_tick(m->control, manager_now_usec(m), mqtt_is_connected(m->mqtt)))
+                (void) sd_notify(false, "WATCHDOG=1");
+        update_status(m);
+        return 0;
+}
+
+static int schedule_energy(struct manager *m);
+
+static int on_energy(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        if (!m->shutting_down)
+                control_energy_report(m->control, manager_now_usec(m));
+        (void) schedule_energy(m);
+        return 0;
+}
+
+static int schedule_energy(struct manager *m) {
+        uint64_t now_rt = 0, next;
+        int r;
+
+        r = sd_event_now(m->event, CLOCK_REALTIME, &now_rt);
+        if (r < 0)
+                return r;
+        next = energy_next_report_usec(now_rt);
+        if (!m->energy_timer) {
+                r = sd_event_add_time(m->event, &m->energy_timer, CLOCK_REALTIME, next, USEC_PER_SEC / 10,
+                                      on_energy, m);
+                if (r < 0)
+                        return r;
+        } else
+                (void) sd_event_source_set_time(m->energy_timer, next);
+        return sd_event_source_set_enabled(m->energy_timer, SD_EVENT_ONESHOT);
+}
+
+static void on_mode_set(void *userdata, const char *topic, const void *payload, size_t len) {
+        struct manager *m = userdata;
+
+        if (m->shutting_down)
+                return;
+        control_mode_request(m->control, payload, len, manager_now_usec(m));
+        update_status(m);
+}
+
+static void on_reset(void *userdata, const char *topic, const void *payload, size_t len) {
+        struct manager *m = userdata;
+
+        if (len != 5 || memcmp(payload, "reset", 5) != 0) {
+                log_warning(SENDER, "Ignoring a message on %s: expected \"reset\"", topic);
+                return;
+        }
+        log_notice(SENDER, "Reset requested over MQTT: switching everything off, then exiting for a restart");
+        /* Non-zero so that systemd's Restart= brings us back. */
+        manager_shutdown(m, 3);
+}
+
+static void on_mqtt_connected(void *userdata) {
+        struct manager *m = userdata;
+
+        outputs_mqtt_connected(m->outputs_mqtt);
+        control_republish(m->control);
+        update_status(m);
+}
+
+static int setup_mqtt(struct manager *m) {
+        const struct config_mqtt *c = &m->config->mqtt;
+        _cleanup_free_ char *status = NULL, *mode_set = NULL, *reset = NULL;
+        int r;
+
+        if (asprintf(&status, "%s/status", c->root) < 0 || asprintf(&mode_set, "%s/mode/set", c->root) < 0 ||
+            asprintf(&reset, "%s/reset", c->root) < 0)
+                return -ENOMEM;
+        struct mqtt_settings s = {
+                .host = c->host,
+                .port = c->port,
+                .ca_file = c->ca,
+                .tls_insecure = c->tls_insecure,
+                .user = c->user,
+                .password = c->password,
+                .client_id = c->client_id,
+                .status_topic = status,
+                .keepalive_s = 30,
+        };
+        struct mqtt_callbacks cb = { .connected = on_mqtt_connected };
+        r = mqtt_new(m->event, &s, &cb, m, &m->mqtt);
+        if (r < 0)
+                return log_error_errno(r, "mqtt", "Failed to set up the MQTT client: %m");
+        r = outputs_mqtt_new(m->mqtt, c, &m->outputs_mqtt);
+        if (r < 0)
+                return r;
+        if ((r = mqtt_subscribe(m->mqtt, mode_set, 2, on_mode_set, m)) < 0 ||
+            (r = mqtt_subscribe(m->mqtt, reset, 1, on_reset, m)) < 0)
+                return log_error_errno(r, "mqtt", "Failed to subscribe: %m");
+        return 0;
+}
+
+static int setup_devices(struct manager *m) {
+        const struct config *c = m->config;
+
+        m->devices = calloc(c->n_devices ? c->n_devices : 1, sizeof(struct device *));
+        if (!m->devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const struct config_device *cd = &c->devices[i];
+                struct control_device *ctl_dev;
+                struct device *d;
+                int r;
+
+                r = device_new(m, cd->name, cd->driver, cd->driver_config, &d);
+                if (r == -EOPNOTSUPP)
+                        return log_error_errno(r, cd->name,
+                                               "Driver %s is not implemented in this build yet: refusing to start "
+                                               "(remove devices.%s from the configuration to run without it)",
+                                               cd->driver->name, cd->name);
+                if (r < 0)
+                        return log_error_errno(r, cd->name, "Failed to create device (driver %s): %m",
+                                               cd->driver->name);
+                m->devices[m->n_devices++] = d;
+                r = control_add_device(m->control, cd->name, cd->driver, device_get_state(d), &ctl_dev);
+                if (r < 0)
+                        return log_error_errno(r, cd->name, "Failed to add device: %m");
+                device_set_control(d, ctl_dev);
+        }
+        return 0;
+}
+
+int manager_start(struct manager *m) {
+        int r;
+
+        r = setup_mqtt(m);
+        if (r < 0)
+                return r;
+        r = control_new(m->config, m->start_usec, outputs_mqtt_get(m->outputs_mqtt), &m->control);
+        if (r < 0)
+                return log_error_errno(r, SENDER, "Failed to set up the control core: %m");
+        r = setup_devices(m);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0, USEC_PER_SEC / 20, on_tick, m);
+        if (r < 0)
+                return log_error_errno(r, SENDER, "Failed to add the control timer: %m");
+        (void) sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
+        r = schedule_energy(m);
+        if (r < 0)
+                return log_error_errno(r, SENDER, "Failed to add the energy timer: %m");
+
+        r = mqtt_start(m->mqtt);
+        if (r < 0)
+                return log_error_errno(r, "mqtt", "Failed to start MQTT: %m");
+        for (size_t i = 0; i < m->n_devices; i++) {
+                r = device_start(m->devices[i]);
+                if (r < 0)
+                        return log_error_errno(r, device_get_name(m->devices[i]), "Failed to start: %m");
+        }
+        log_info(SENDER, "Started with %zu device(s), MQTT %s:%u, root topic \"%s\"", m->n_devices,
+                 m->config->mqtt.host, m->config->mqtt.port, m->config->mqtt.root);
+        return 0;
+}
+
+static bool devices_busy(struct manager *m) {
+        for (size_t i = 0; i < m->n_devices; i++) {
+                const struct driver *drv = device_get_driver(m->devices[i]);
+                if (drv->busy && drv->busy(device_get_state(m->devices[i])))
+                        return true;
+        }
+        return false;
+}
+
+static int on_shutdown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+        bool busy = devices_busy(m) || mqtt_has_pending(m->mqtt);
+
+        if (busy && usec < m->shutdown_deadline_usec) {
+                (void) sd_event_source_set_time(s, usec + SAFE_STATE_POLL_USEC);
+                return 0;
+        }
+        if (busy)
+                log_warning(SENDER, "Safe state: gave up waiting for devices after 10 s");
+        mqtt_disconnect(m->mqtt);
+        log_info(SENDER, "Exiting with status %d", m->exit_status);
+        return sd_event_exit(m->event, m->exit_status);
+}
+
+void manager_shutdown(struct manager *m, int exit_status) {
+        uint64_t now = manager_now_usec(m);
+
+        if (m->shutting_down) {
+                /* A second request only raises the exit status (reset wins). */
+                if (exit_status != 0)
+                        m->exit_status = exit_status;
+                return;
+        }
+        m->shutting_down = true;
+        m->exit_status = exit_status;
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Switching everything off");
+        if (m->control)
+                control_protect_all(m->control, now);
+        /* Say goodbye first, so the wait below also flushes it to the broker. */
+        if (mqtt_is_connected(m->mqtt))
+                (void) mqtt_publish_string(m->mqtt, outputs_mqtt_status_topic(m->outputs_mqtt), "offline", 1,
+                                           true);
+        m->shutdown_deadline_usec = now + SAFE_STATE_TIMEOUT_USEC;
+        if (sd_event_add_time(m->event, &m->shutdown_timer, CLOCK_MONOTONIC, now, 0, on_shutdown_poll, m) < 0)
+                (void) sd_event_exit(m->event, exit_status);
+        else
+                (void) sd_event_source_set_enabled(m->shutdown_timer, SD_EVENT_ON);
+}
+
+int manager_run(struct manager *m) {
+        int r;
+
+        (void) sd_notify(false, "READY=1");
+        update_status(m);
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, SENDER, "Event loop failed: %m"), EXIT_FAILURE;
+        return r;
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/* libmosquitto glued to sd-event. libmosquitto never gets a thread of its own:
+ * its socket is watched by the loop (EPOLLOUT only while it wants to write),
+ * mosquitto_loop_misc() runs from a 1 s timer for keepalive, and a failed or
+ * lost connection is retried from a timer with backoff 1 s .. 30 s. */
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "homebattery/log.h"
+#include "mqtt.h"
+
+#define SENDER "mqtt"
+#define BACKOFF_MIN_USEC (1ULL * 1000000ULL)
+#define BACKOFF_MAX_USEC (30ULL * 1000000ULL)
+/* A TCP connect to a host that drops SYNs takes minutes to fail by itself. */
+#define CONNECT_TIMEOUT_USEC (10ULL * 1000000ULL)
+#define MISC_INTERVAL_USEC (1000000ULL)
+
+struct subscription {
+        char *pattern;
+        int qos;
+        mqtt_handler handler;
+        void *userdata;
+};
+
+struct mqtt {
+        sd_event *event;
+        struct mosquitto *mosq;
+        sd_event_source *io;
+        sd_event_source *misc_timer;
+        sd_event_source *retry_timer;
+        struct mqtt_callbacks cb;
+        void *userdata;
+
+        char *host;
+        uint16_t port;
+        char *status_topic;
+        unsigned keepalive_s;
+
+        struct subscription *subs;
+        size_t n_subs;
+
+        bool connected;
+        bool connecting;
+        bool stopping;
+        uint64_t backoff_usec;
+        uint64_t connect_started_usec;
+        unsigned connects;
+        struct ratelimit fail_rl;
+};
+
+static int mosq_to_errno(int rc) {
+        switch (rc) {
+        case MOSQ_ERR_SUCCESS:
+                return 0;
+        case MOSQ_ERR_NOMEM:
+                return -ENOMEM;
+        case MOSQ_ERR_INVAL:
+        case MOSQ_ERR_MALFORMED_UTF8:
+        case MOSQ_ERR_QOS_NOT_SUPPORTED:
+                return -EINVAL;
+        case MOSQ_ERR_NO_CONN:
+                return -ENOTCONN;
+        case MOSQ_ERR_CONN_LOST:
+                return -ECONNRESET;
+        case MOSQ_ERR_CONN_REFUSED:
+                return -ECONNREFUSED;
+        case MOSQ_ERR_PAYLOAD_SIZE:
+        case MOSQ_ERR_OVERSIZE_PACKET:
+                return -EMSGSIZE;
+        case MOSQ_ERR_TLS:
+        case MOSQ_ERR_TLS_HANDSHAKE:
+                return -EPROTO;
+        case MOSQ_ERR_AUTH:
+                return -EACCES;
+        case MOSQ_ERR_NOT_SUPPORTED:
+                return -EOPNOTSUPP;
+        case MOSQ_ERR_EAI:
+                return -EHOSTUNREACH;
+        case MOSQ_ERR_ERRNO:
+                return errno > 0 ? -errno : -EIO;
+        case MOSQ_ERR_KEEPALIVE:
+                return -ETIMEDOUT;
+        default:
+                return -EIO;
+        }
+}
+
+static uint64_t now_usec(struct mqtt *m) {
+        uint64_t t = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static void schedule_retry(struct mqtt *m);
+
+static void drop_connection(struct mqtt *m, int error) {
+        bool was_connected = m->connected;
+
+        m->io = sd_event_source_disable_unref(m->io);
+        m->connected = false;
+        m->connecting = false;
+        if (m->stopping)
+                return;
+        if (was_connected) {
+                log_warning_errno(error, SENDER, "Connection to %s:%u lost: %m", m->host, m->port);
+                if (m->cb.disconnected)
+                        m->cb.disconnected(m->userdata);
+        } else if (ratelimit_below(&m->fail_rl, now_usec(m)))
+                log_warning_errno(error, SENDER, "Cannot connect to %s:%u: %m (retrying in %llu s)", m->host,
+                                  m->port, (unsigned long long) (m->backoff_usec / 1000000ULL));
+        /* Make sure libmosquitto's socket is closed before the next attempt. */
+        mosquitto_disconnect(m->mosq);
+        schedule_retry(m);
+}
+
+static int update_io_events(struct mqtt *m) {
+        uint32_t events = EPOLLIN;
+        if (!m->io)
+                return 0;
+        if (mosquitto_want_write(m->mosq) || m->connecting)
+                events |= EPOLLOUT;
+        return sd_event_source_set_io_events(m->io, events);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct mqtt *m = userdata;
+        int rc = MOSQ_ERR_SUCCESS;
+
+        if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                rc = mosquitto_loop_read(m->mosq, 1);
+        if (rc == MOSQ_ERR_SUCCESS && (revents & EPOLLOUT))
+                rc = mosquitto_loop_write(m->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+                drop_connection(m, mosq_to_errno(rc));
+                return 0;
+        }
+        (void) update_io_events(m);
+        return 0;
+}
+
+static int attach_socket(struct mqtt *m) {
+        int fd = mosquitto_socket(m->mosq);
+        int r;
+
+        if (fd < 0)
+                return -ENOTCONN;
+        m->io = sd_event_source_disable_unref(m->io);
+        r = sd_event_add_io(m->event, &m->io, fd, EPOLLIN | EPOLLOUT, on_io, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(m->io, "mqtt-io");
+        return 0;
+}
+
+static int try_connect(struct mqtt *m) {
+        int rc;
+
+        m->connecting = true;
+        m->connect_started_usec = now_usec(m);
+        /* Non-blocking connect; a DNS name is resolved by libmosquitto with
+         * getaddrinfo(), which the docs ask users to avoid by using an address. */
+        if (m->connects == 0 && !m->io)
+                rc = mosquitto_connect_bind_async(m->mosq, m->host, m->port, (int) m->keepalive_s, NULL);
+        else
+                rc = mosquitto_reconnect_async(m->mosq);
+        if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_CONN_PENDING)
+                return mosq_to_errno(rc);
+        return attach_socket(m);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mqtt *m = userdata;
+        int r;
+
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+        r = try_connect(m);
+        if (r < 0)
+                drop_connection(m, r);
+        return 0;
+}
+
+static void schedule_retry(struct mqtt *m) {
+        uint64_t delay = m->backoff_usec;
+
+        m->backoff_usec = m->backoff_usec * 2 > BACKOFF_MAX_USEC ? BACKOFF_MAX_USEC : m->backoff_usec * 2;
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+        if (sd_event_add_time_relative(m->event, &m->retry_timer, CLOCK_MONOTONIC, delay, 100000, on_retry, m) < 0)
+                log_error(SENDER, "Cannot schedule the reconnect: the MQTT link stays down");
+}
+
+static int on_misc(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mqtt *m = userdata;
+
+        (void) sd_event_source_set_time(s, usec + MISC_INTERVAL_USEC);
+        if (m->connecting && now_usec(m) - m->connect_started_usec > CONNECT_TIMEOUT_USEC) {
+                drop_connection(m, -ETIMEDOUT);
+                return 0;
+        }
+        if (m->io) {
+                int rc = mosquitto_loop_misc(m->mosq);
+                if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+                        drop_connection(m, mosq_to_errno(rc));
+                        return 0;
+                }
+                (void) update_io_events(m);
+        }
+        return 0;
+}
+
+static void on_connect(struct mosquitto *mosq, void *userdata, int rc, int flags, const mosquitto_property *p) {
+        struct mqtt *m = userdata;
+
+        m->connecting = false;
+        if (rc != 0) {
+                /* The broker refused (auth, client id): back off like any failure. */
+                log_warning(SENDER, "Broker %s:%u refused the connection: %s", m->host, m->port,
+                            mosquitto_reason_string(rc));
+                m->io = sd_event_source_disable_unref(m->io);
+                mosquitto_disconnect(m->mosq);
+                schedule_retry(m);
+                return;
+        }
+        m->connected = true;
+        m->connects++;
+        m->backoff_usec = BACKOFF_MIN_USEC;
+        log_info(SENDER, "Connected to %s:%u", m->host, m->port);
+
+        for (size_t i = 0; i < m->n_subs; i++) {
+                int r = mosquitto_subscribe_v5(m->mosq, NULL, m->subs[i].pattern, m->subs[i].qos, 0, NULL);
+                if (r != MOSQ_ERR_SUCCESS)
+                        log_warning_errno(mosq_to_errno(r), SENDER, "Cannot subscribe to %s: %m", m->subs[i].pattern);
+        }
+        if (m->status_topic)
+                (void) mqtt_publish_string(m, m->status_topic, "online", 1, true);
+        if (m->cb.connected)
+                m->cb.connected(m->userdata);
+        (void) update_io_events(m);
+}
+
+static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *msg,
+                       const mosquitto_property *p) {
+        struct mqtt *m = userdata;
+        bool matched = false;
+
+        for (size_t i = 0; i < m->n_subs; i++) {
+                bool match = false;
+                if (mosquitto_topic_matches_sub(m->subs[i].pattern, msg->topic, &match) == MOSQ_ERR_SUCCESS && match) {
+                        matched = true;
+                        m->subs[i].handler(m->subs[i].userdata, msg->topic, msg->payload,
+                                           msg->payloadlen > 0 ? (size_t) msg->payloadlen : 0);
+                }
+        }
+        if (!matched)
+                log_debug(SENDER, "Message on %s matches no subscription", msg->topic);
+}
+
+int mqtt_new(sd_event *e, const struct mqtt_settings *s, const struct mqtt_callbacks *cb, void *userdata,
+             struct mqtt **ret) {
+        struct mqtt *m;
+        int rc;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->event = sd_event_ref(e);
+        m->cb = *cb;
+        m->userdata = userdata;
+        m->port = s->port;
+        m->keepalive_s = s->keepalive_s ? s->keepalive_s : 30;
+        m->backoff_usec = BACKOFF_MIN_USEC;
+        m->fail_rl = RATELIMIT_INIT(60ULL * 1000000ULL, 3);
+        m->host = strdup(s->host);
+        m->status_topic = s->status_topic ? strdup(s->status_topic) : NULL;
+        if (!m->host || (s->status_topic && !m->status_topic))
+                goto oom;
+
+        mosquitto_lib_init();
+        m->mosq = mosquitto_new(s->client_id, true, m);
+        if (!m->mosq)
+                goto oom;
+        rc = mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+        if (rc == MOSQ_ERR_SUCCESS && s->user)
+                rc = mosquitto_username_pw_set(m->mosq, s->user, s->password);
+        if (rc == MOSQ_ERR_SUCCESS && s->ca_file) {
+                rc = mosquitto_tls_set(m->mosq, s->ca_file, NULL, NULL, NULL, NULL);
+                if (rc == MOSQ_ERR_SUCCESS)
+                        rc = mosquitto_tls_insecure_set(m->mosq, s->tls_insecure);
+        }
+        if (rc == MOSQ_ERR_SUCCESS && m->status_topic)
+                rc = mosquitto_will_set_v5(m->mosq, m->status_topic, 7, "offline", 1, true, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+                int r = mosq_to_errno(rc);
+                mqtt_free(m);
+                return r;
+        }
+        mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+        mosquitto_message_v5_callback_set(m->mosq, on_message);
+        *ret = m;
+        return 0;
+oom:
+        mqtt_free(m);
+        return -ENOMEM;
+}
+
+int mqtt_start(struct mqtt *m) {
+        int r;
+
+        r = sd_event_add_time_relative(m->event, &m->misc_timer, CLOCK_MONOTONIC, MISC_INTERVAL_USEC, 100000,
+                                       on_misc, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->misc_timer, SD_EVENT_ON);
+        r = try_connect(m);
+        if (r < 0)
+                drop_connection(m, r);
+        return 0;
+}
+
+struct mqtt *mqtt_free(struct mqtt *m) {
+        if (!m)
+                return NULL;
+        m->stopping = true;
+        m->io = sd_event_source_disable_unref(m->io);
+        m->misc_timer = sd_event_source_disable_unref(m->misc_timer);
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+        if (m->mosq) {
+                mosquitto_destroy(m->mosq);
+                mosquitto_lib_cleanup();
+        }
+        for (size_t i = 0; i < m->n_subs; i++)
+                free(m->subs[i].pattern);
+        free(m->subs);
+        free(m->host);
+        free(m->status_topic);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos, bool retain) {
+        int rc;
+
+        if (!m->connected)
+                return -ENOTCONN;
+        rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int) len, payload, qos, retain, NULL);
+        if (rc != MOSQ_ERR_SUCCESS)
+                return mosq_to_errno(rc);
+        (void) update_io_events(m);
+        return 0;
+}
+
+int mqtt_publish_string(struct mqtt *m, const char *topic, const char *payload, int qos, bool retain) {
+        return mqtt_publish(m, topic, payload, strlen(payload), qos, retain);
+}
+
+int mqtt_subscribe(struct mqtt *m, const char *pattern, int qos, mqtt_handler handler, void *userdata) {
+        struct subscription *n;
+        char *p;
+
+        if (mosquitto_sub_topic_check(pattern) != MOSQ_ERR_SUCCESS)
+                return -EINVAL;
+        p = strdup(pattern);
+        if (!p)
+                return -ENOMEM;
+        n = realloc(m->subs, (m->n_subs + 1) * sizeof(*n));
+        if (!n) {
+                free(p);
+                return -ENOMEM;
+        }
+        m->subs = n;
+        m->subs[m->n_subs++] = (struct subscription) { p, qos, handler, userdata };
+        if (m->connected) {
+                int rc = mosquitto_subscribe_v5(m->mosq, NULL, p, qos, 0, NULL);
+                if (rc != MOSQ_ERR_SUCCESS)
+                        return mosq_to_errno(rc);
+                (void) update_io_events(m);
+        }
+        return 0;
+}
+
+bool mqtt_is_connected(const struct mqtt *m) {
+        return m && m->connected;
+}
+
+unsigned mqtt_get_connects(const struct mqtt *m) {
+        return m ? m->connects : 0;
+}
+
+bool mqtt_has_pending(const struct mqtt *m) {
+        return m && m->connected && mosquitto_want_write(m->mosq);
+}
+
+void mqtt_disconnect(struct mqtt *m) {
+        if (!m || !m->connected)
+                return;
+        m->stopping = true;
+        (void) mosquitto_disconnect_v5(m->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+        /* The DISCONNECT packet is written synchronously by libmosquitto. */
+        m->io = sd_event_source_disable_unref(m->io);
+        m->connected = false;
+}
