@@ -50,6 +50,9 @@ struct mqtt {
         uint64_t backoff_usec;
         uint64_t connect_started_usec;
         unsigned connects;
+        /* QoS 1/2 publishes not yet acknowledged: a QoS 2 message reaches
+         * subscribers only after PUBREL, so shutdown waits for these too. */
+        unsigned unacked;
         struct ratelimit fail_rl;
 };
 
@@ -104,6 +107,7 @@ static void drop_connection(struct mqtt *m, int error) {
         m->io = sd_event_source_disable_unref(m->io);
         m->connected = false;
         m->connecting = false;
+        m->unacked = 0;
         if (m->stopping)
                 return;
         if (was_connected) {
@@ -242,6 +246,12 @@ static void on_connect(struct mosquitto *mosq, void *userdata, int rc, int flags
         (void) update_io_events(m);
 }
 
+static void on_publish(struct mosquitto *mosq, void *userdata, int mid, int reason, const mosquitto_property *p) {
+        struct mqtt *m = userdata;
+        if (m->unacked > 0)
+                m->unacked--;
+}
+
 static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *msg,
                        const mosquitto_property *p) {
         struct mqtt *m = userdata;
@@ -300,6 +310,7 @@ int mqtt_new(sd_event *e, const struct mqtt_settings *s, const struct mqtt_callb
         }
         mosquitto_connect_v5_callback_set(m->mosq, on_connect);
         mosquitto_message_v5_callback_set(m->mosq, on_message);
+        mosquitto_publish_v5_callback_set(m->mosq, on_publish);
         *ret = m;
         return 0;
 oom:
@@ -350,6 +361,8 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
         rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int) len, payload, qos, retain, NULL);
         if (rc != MOSQ_ERR_SUCCESS)
                 return mosq_to_errno(rc);
+        if (qos > 0)
+                m->unacked++;
         (void) update_io_events(m);
         return 0;
 }
@@ -392,7 +405,7 @@ unsigned mqtt_get_connects(const struct mqtt *m) {
 }
 
 bool mqtt_has_pending(const struct mqtt *m) {
-        return m && m->connected && mosquitto_want_write(m->mosq);
+        return m && m->connected && (mosquitto_want_write(m->mosq) || m->unacked > 0);
 }
 
 void mqtt_disconnect(struct mqtt *m) {

@@ -1,0 +1,264 @@
+# SPDX-License-Identifier: MIT
+"""Test harness for integration tests: a private mosquitto on a free loopback
+port, the daemon under test with a config written by the test, a NOTIFY_SOCKET
+that records what the daemon tells systemd, and an MQTT recorder. Everything a
+test starts is stopped by close() (use the context managers)."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import paho.mqtt.client as mqtt
+
+HB_BINARY = os.environ.get("HB_BINARY", "")
+HB_SOURCE = os.environ.get("HB_SOURCE", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout, interval=0.05, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+
+
+class Broker:
+    """A mosquitto on 127.0.0.1 with a config file written here."""
+
+    def __init__(self, workdir, port=None, extra=""):
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra = extra
+        self.proc = None
+        self.start()
+
+    def start(self):
+        conf = os.path.join(self.workdir, "mosquitto-%d.conf" % self.port)
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\npersistence false\n" % self.port)
+            f.write(self.extra or "allow_anonymous true\n")
+        self.log = open(os.path.join(self.workdir, "mosquitto.log"), "ab")
+        self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._listening, 10, what="mosquitto to listen")
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("mosquitto exited with %s" % self.proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+
+
+class Recorder:
+    """Subscribes to a pattern and keeps every message (topic, payload, retain, time)."""
+
+    def __init__(self, port, pattern="#", client_id=None):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(client_id=client_id or "rec-%d" % os.getpid() + str(time.monotonic_ns()),
+                                  protocol=mqtt.MQTTv5)
+        self.pattern = pattern
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not self.connected.wait(10):
+            raise AssertionError("recorder could not connect")
+
+    def _on_connect(self, client, userdata, flags, rc, props=None):
+        client.subscribe(self.pattern, qos=2)
+        self.connected.set()
+
+    def _on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append((msg.topic, bytes(msg.payload), msg.retain, time.monotonic()))
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
+
+    def all(self, topic):
+        with self.lock:
+            return [m[1] for m in self.messages if m[0] == topic]
+
+    def last(self, topic):
+        v = self.all(topic)
+        return v[-1] if v else None
+
+    def wait(self, topic, payload=None, timeout=10):
+        def check():
+            for p in self.all(topic):
+                if payload is None or p == payload:
+                    return p if p is not None else True
+            return None
+        return wait_for(check, timeout, what="%s = %r" % (topic, payload))
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self, workdir):
+        self.path = os.path.join(workdir, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                for line in data.decode("utf-8", "replace").split("\n"):
+                    if line:
+                        self.messages.append((time.monotonic(), line))
+
+    def lines(self, prefix=""):
+        with self.lock:
+            return [(t, l) for t, l in self.messages if l.startswith(prefix)]
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+class Daemon:
+    """The homebattery binary under test."""
+
+    def __init__(self, workdir, config, env=None, args=()):
+        self.workdir = workdir
+        self.config_path = os.path.join(workdir, "config.json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, indent=2)
+        self.log_path = os.path.join(workdir, "homebattery.log")
+        self.log = open(self.log_path, "ab")
+        e = dict(os.environ)
+        e.pop("JOURNAL_STREAM", None)
+        e.update(env or {})
+        self.proc = subprocess.Popen([HB_BINARY, "--config", self.config_path] + list(args), stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=e)
+
+    def logtext(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, text, timeout=10):
+        return wait_for(lambda: text in self.logtext(), timeout, what="log line %r" % text)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("daemon did not exit within %s s" % timeout)
+        self.log.close()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+def base_config(port, **over):
+    c = {
+        "general": {"default_mode": "idle"},
+        "mqtt": {"host": "127.0.0.1:%d" % port, "root": "hbtest", "client_id": "hb-under-test"},
+        "logging": {"level": "debug"},
+        "devices": {},
+    }
+    for k, v in over.items():
+        c[k] = v
+    return c
+
+
+class HbTestCase(unittest.TestCase):
+    """Gives each test a work dir and stops whatever the test registered."""
+
+    def setUp(self):
+        if not HB_BINARY:
+            self.fail("HB_BINARY is not set")
+        self.workdir = tempfile.mkdtemp(prefix="hbtest-")
+        self._hb_stops = []
+
+    def tearDown(self):
+        for fn in reversed(self._hb_stops):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - cleanup must go on
+                pass
+        if os.environ.get("HB_KEEP_WORKDIR"):
+            print("work dir kept:", self.workdir)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def broker(self, **kw):
+        b = Broker(self.workdir, **kw)
+        self._hb_stops.append(b.stop)
+        return b
+
+    def recorder(self, port, pattern="#"):
+        r = Recorder(port, pattern)
+        self._hb_stops.append(r.close)
+        return r
+
+    def notify_socket(self):
+        n = NotifySocket(self.workdir)
+        self._hb_stops.append(n.close)
+        return n
+
+    def daemon(self, config, **kw):
+        d = Daemon(self.workdir, config, **kw)
+        self._hb_stops.append(d.kill)
+        return d

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: MIT
+"""Daemon lifecycle against a real broker: READY=1, STATUS=, watchdog pings,
+SIGTERM → STOPPING=1 and exit 0 within a second, SIGHUP logged and survived,
+mode/actual published, last will after kill -9."""
+import signal
+import time
+import unittest
+
+from hbtest import HbTestCase, base_config, wait_for
+
+
+class Lifecycle(HbTestCase):
+    def start(self):
+        self.b = self.broker()
+        self.rec = self.recorder(self.b.port, "hbtest/#")
+        self.notify = self.notify_socket()
+        self.d = self.daemon(base_config(self.b.port), env={"NOTIFY_SOCKET": self.notify.path})
+        wait_for(lambda: self.notify.lines("READY=1"), 10, what="READY=1")
+
+    def test_ready_status_and_mode_actual(self):
+        self.start()
+        self.rec.wait("hbtest/status", b"online")
+        self.rec.wait("hbtest/mode/actual", b"idle")
+        wait_for(lambda: any("mode idle" in l for _, l in self.notify.lines("STATUS=")), 5, what="STATUS mode idle")
+        self.rec.publish("hbtest/mode/set", b"discharge")
+        self.rec.wait("hbtest/mode/actual", b"discharge")
+        # A mode request is answered even when nothing changes.
+        n = len(self.rec.all("hbtest/mode/actual"))
+        self.rec.publish("hbtest/mode/set", b"discharge")
+        wait_for(lambda: len(self.rec.all("hbtest/mode/actual")) > n, 5, what="answer to a repeated request")
+        # Unknown payload requests protect.
+        self.rec.publish("hbtest/mode/set", b"turbo")
+        self.rec.wait("hbtest/mode/actual", b"protect")
+
+    def test_watchdog_pings_without_fatal_lock(self):
+        self.start()
+        wait_for(lambda: len(self.notify.lines("WATCHDOG=1")) >= 2, 5, what="two watchdog pings")
+
+    def test_sigterm_stops_within_one_second(self):
+        self.start()
+        self.rec.wait("hbtest/status", b"online")
+        t0 = time.monotonic()
+        rc = self.d.stop(signal.SIGTERM, timeout=5)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 0)
+        self.assertLess(elapsed, 1.0, "SIGTERM took %.3f s" % elapsed)
+        self.assertTrue(self.notify.lines("STOPPING=1"))
+        self.rec.wait("hbtest/status", b"offline")
+        # Safe state: protect was published before leaving.
+        self.assertEqual(self.rec.last("hbtest/mode/actual"), b"protect")
+        print("SIGTERM to exit: %.0f ms" % (elapsed * 1000))
+
+    def test_sigint_exits_zero(self):
+        self.start()
+        self.assertEqual(self.d.stop(signal.SIGINT, timeout=5), 0)
+
+    def test_sighup_is_logged_and_survived(self):
+        self.start()
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.d.wait_log("Reload is not supported")
+        time.sleep(0.3)
+        self.assertIsNone(self.d.proc.poll())
+
+    def test_last_will_after_kill9(self):
+        self.start()
+        self.rec.wait("hbtest/status", b"online")
+        self.d.proc.send_signal(signal.SIGKILL)
+        self.d.proc.wait(5)
+        # keepalive 30 s, broker closes at once on a reset socket
+        self.rec.wait("hbtest/status", b"offline", timeout=50)
+
+    def test_reset_exits_nonzero(self):
+        self.start()
+        self.rec.wait("hbtest/status", b"online")
+        self.rec.publish("hbtest/reset", b"reset")
+        wait_for(lambda: self.d.proc.poll() is not None, 12, what="exit after reset")
+        self.assertNotEqual(self.d.proc.returncode, 0)
+        self.assertEqual(self.rec.last("hbtest/mode/actual"), b"protect")
+
+    def test_broker_down_at_start_then_up(self):
+        import hbtest
+        port = hbtest.free_port()
+        self.notify = self.notify_socket()
+        self.d = self.daemon(base_config(port), env={"NOTIFY_SOCKET": self.notify.path})
+        wait_for(lambda: self.notify.lines("READY=1"), 10, what="READY=1 without a broker")
+        time.sleep(1.5)
+        b = self.broker(port=port)
+        rec = self.recorder(b.port, "hbtest/#")
+        rec.wait("hbtest/status", b"online", timeout=35)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
