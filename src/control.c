@@ -1,28 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* The control core: once a second the supervisor turns battery, consumption
  * and MQTT facts into locks, the mode switcher turns locks and the requested
- * mode into per-class commands, and the classes pass them to the drivers. */
+ * mode into per-class commands, and the classes pass them to the drivers.
+ * Consumption totals drive netzero, which sets the inverter class power. */
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "class.h"
 #include "control.h"
 #include "homebattery/log.h"
+#include "netzero.h"
 
-#define SENDER "control"
+#define USEC_PER_SEC 1000000ULL
 
 struct control_device {
         struct control *ctl;
-        char *name;
-        const struct driver *drv;
-        void *state;
-        enum device_status status[_DEVICE_CLASS_MAX];
-        struct battery_record record;
-        bool has_record;
-        uint64_t last_good_read_usec;
-        uint64_t read_interval_usec;
-        int consumption_w;
-        uint64_t consumption_usec;
+        struct class_member member;
 };
 
 struct control {
@@ -30,11 +26,23 @@ struct control {
         struct outputs out;
         struct supervisor *supervisor;
         struct mode_switcher *modes;
+        struct netzero *netzero; /* NULL when disabled */
+
         struct control_device **devices;
         size_t n_devices;
+        struct switch_class classes[_DEVICE_CLASS_MAX]; /* charger, solar, inverter used */
+        struct class_member **batteries;
+        size_t n_batteries;
+        struct class_member **meters;
+        size_t n_meters;
+
+        uint64_t serial_idle_since_usec;
         const char *top_lock;
-        uint64_t start_usec;
+        bool protect_all;
+        struct control_stats stats;
 };
+
+static const enum device_class switched[] = { DEVICE_CLASS_CHARGER, DEVICE_CLASS_INVERTER, DEVICE_CLASS_SOLAR };
 
 int control_new(const struct config *config, uint64_t start_usec, const struct outputs *out,
                 struct control **ret) {
@@ -46,11 +54,14 @@ int control_new(const struct config *config, uint64_t start_usec, const struct o
                 return -ENOMEM;
         ctl->config = config;
         ctl->out = *out;
-        ctl->start_usec = start_usec;
         ctl->top_lock = "startup";
+        for (size_t i = 0; i < ELEMENTSOF(switched); i++)
+                ctl->classes[switched[i]].cls = switched[i];
         r = supervisor_new(&config->supervisor, start_usec, &ctl->supervisor);
         if (r >= 0)
                 r = mode_switcher_new(config->general.default_mode, &ctl->modes);
+        if (r >= 0 && config->netzero.present && config->netzero.enabled)
+                r = netzero_new(&config->netzero.nz, &ctl->netzero);
         if (r < 0) {
                 control_free(ctl);
                 return r;
@@ -63,12 +74,17 @@ struct control *control_free(struct control *ctl) {
         if (!ctl)
                 return NULL;
         for (size_t i = 0; i < ctl->n_devices; i++) {
-                free(ctl->devices[i]->name);
+                free(ctl->devices[i]->member.name);
                 free(ctl->devices[i]);
         }
         free(ctl->devices);
+        for (size_t i = 0; i < ELEMENTSOF(switched); i++)
+                free(ctl->classes[switched[i]].members);
+        free(ctl->batteries);
+        free(ctl->meters);
         supervisor_free(ctl->supervisor);
         mode_switcher_free(ctl->modes);
+        netzero_free(ctl->netzero);
         free(ctl);
         return NULL;
 }
@@ -76,105 +92,157 @@ struct control *control_free(struct control *ctl) {
 int control_add_device(struct control *ctl, const char *name, const struct driver *drv, void *state,
                        struct control_device **ret) {
         struct control_device *d, **n;
+        int r = 0;
 
         d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
+        d->ctl = ctl;
+        d->member = (struct class_member) {
+                .drv = drv,
+                .state = state,
+                .status = DEVICE_STATUS_SYNCING,
+                .read_interval_usec = 60 * USEC_PER_SEC,
+        };
         n = realloc(ctl->devices, (ctl->n_devices + 1) * sizeof(*n));
-        if (!n || !(d->name = strdup(name))) {
+        if (!n || !(d->member.name = strdup(name))) {
                 free(d);
                 if (n)
                         ctl->devices = n;
                 return -ENOMEM;
         }
         ctl->devices = n;
-        d->ctl = ctl;
-        d->drv = drv;
-        d->state = state;
-        d->read_interval_usec = 60ULL * 1000000ULL;
         ctl->devices[ctl->n_devices++] = d;
+
+        for (size_t i = 0; i < ELEMENTSOF(switched) && r >= 0; i++) {
+                struct switch_class *c = &ctl->classes[switched[i]];
+                if (drv->classes & CLASS_BIT(c->cls))
+                        r = class_add_member(&c->members, &c->n_members, &d->member);
+        }
+        if (r >= 0 && (drv->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)))
+                r = class_add_member(&ctl->batteries, &ctl->n_batteries, &d->member);
+        if (r >= 0 && (drv->classes & CLASS_BIT(DEVICE_CLASS_CONSUMPTION)))
+                r = class_add_member(&ctl->meters, &ctl->n_meters, &d->member);
+        if (r < 0)
+                return r;
         *ret = d;
         return 0;
 }
 
 void control_device_set_read_interval(struct control_device *d, uint64_t interval_usec) {
-        d->read_interval_usec = interval_usec;
+        d->member.read_interval_usec = interval_usec;
+}
+
+static void set_inverter_power(struct control *ctl, int p_w, const char *why) {
+        struct switch_class *inv = &ctl->classes[DEVICE_CLASS_INVERTER];
+        int applied = inverter_class_set_power(inv, p_w);
+
+        log_info("inverter", "Set power %d W (%s): the inverters will produce %d W", p_w, why, applied);
+}
+
+static void inverter_status_changed(struct control *ctl, uint64_t now_usec) {
+        struct switch_class *inv = &ctl->classes[DEVICE_CLASS_INVERTER];
+
+        if (ctl->netzero)
+                (void) netzero_inverter_status(ctl->netzero, now_usec, inv->status);
+        /* Recovery works better when the others run at minimum. */
+        if (inv->status == DEVICE_STATUS_FAULT)
+                set_inverter_power(ctl, 0, "class fault");
+        else if (inv->status == DEVICE_STATUS_ON && !ctl->netzero && ctl->config->general.has_inverter_power)
+                set_inverter_power(ctl, ctl->config->general.inverter_power_w, "fixed power, netzero off");
+}
+
+/* After any status or power report of a switched class member. */
+static void class_changed(struct control *ctl, enum device_class cls, uint64_t now_usec) {
+        struct switch_class *c = &ctl->classes[cls];
+        bool status_changed = switch_class_update_status(c);
+        bool power_changed = switch_class_update_power(c);
+
+        if (power_changed && c->power_known)
+                OUTPUT(&ctl->out, class_power, cls, c->power_w);
+        if (status_changed || power_changed)
+                switch_class_publish(c, &ctl->out);
+        if (status_changed)
+                log_info(device_class_to_string(cls), "Class status %s", device_status_to_string(c->status));
+        if (cls != DEVICE_CLASS_INVERTER)
+                return;
+        if (power_changed && ctl->netzero)
+                (void) netzero_inverter_power(ctl->netzero, now_usec, c->power_known, c->power_w);
+        if (status_changed)
+                inverter_status_changed(ctl, now_usec);
 }
 
 static void apply_mode_result(struct control *ctl, const struct mode_result *res) {
         for (size_t i = 0; i < res->n_actions; i++) {
-                enum device_class c = res->actions[i].class;
-                for (size_t k = 0; k < ctl->n_devices; k++) {
-                        struct control_device *d = ctl->devices[k];
-                        const struct switch_ops *sw = NULL;
-                        int (*set_on)(void *, bool) = NULL;
-
-                        if (!(d->drv->classes & CLASS_BIT(c)))
-                                continue;
-                        if (c == DEVICE_CLASS_CHARGER)
-                                sw = d->drv->charger;
-                        else if (c == DEVICE_CLASS_SOLAR)
-                                sw = d->drv->solar;
-                        if (sw)
-                                set_on = sw->set_on;
-                        else if (c == DEVICE_CLASS_INVERTER && d->drv->inverter)
-                                set_on = d->drv->inverter->set_on;
-                        if (set_on) {
-                                int r = set_on(d->state, res->actions[i].devices_on);
-                                if (r < 0)
-                                        log_warning_errno(r, d->name, "Cannot switch %s: %m",
-                                                          res->actions[i].devices_on ? "on" : "off");
-                        }
-                }
+                struct switch_class *c = &ctl->classes[res->actions[i].class];
+                log_info("mode", "%s: %s (devices %s)", device_class_to_string(c->cls),
+                         mode_to_string(res->actions[i].mode), res->actions[i].devices_on ? "on" : "off");
+                switch_class_set_on(c, res->actions[i].devices_on);
         }
         if (res->publish)
                 OUTPUT(&ctl->out, mode_actual, res->displayed);
 }
 
-bool control_tick(struct control *ctl, uint64_t now_usec, bool mqtt_connected) {
+static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_connected, bool *ret_feed) {
         struct supervisor_battery bats[64];
-        struct supervisor_input in = { .mqtt_connected = mqtt_connected };
         struct supervisor_result res;
         struct mode_result mres;
-        uint64_t oldest = UINT64_MAX;
         size_t nb = 0;
 
-        for (size_t i = 0; i < ctl->n_devices; i++) {
-                struct control_device *d = ctl->devices[i];
-                if ((d->drv->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)) && nb < ELEMENTSOF(bats))
-                        bats[nb++] = (struct supervisor_battery) {
-                                .record = d->has_record ? &d->record : NULL,
-                                .last_good_read_usec = d->last_good_read_usec,
-                        };
-                if (d->drv->classes & CLASS_BIT(DEVICE_CLASS_CONSUMPTION)) {
-                        in.n_consumption_devices++;
-                        if (d->consumption_usec < oldest)
-                                oldest = d->consumption_usec;
-                }
-        }
-        in.batteries = bats;
-        in.n_batteries = nb;
-        in.consumption_last_seen_usec = in.n_consumption_devices ? oldest : 0;
+        for (size_t i = 0; i < ctl->n_batteries && nb < ELEMENTSOF(bats); i++)
+                bats[nb++] = (struct supervisor_battery) {
+                        .record = ctl->batteries[i]->has_record ? &ctl->batteries[i]->record : NULL,
+                        .last_good_read_usec = ctl->batteries[i]->last_good_read_usec,
+                };
+        struct supervisor_input in = {
+                .mqtt_connected = mqtt_connected,
+                .n_consumption_devices = ctl->n_meters,
+                .consumption_last_seen_usec = consumption_class_last_seen(ctl->meters, ctl->n_meters),
+                .batteries = bats,
+                .n_batteries = nb,
+                .internal_error = ctl->n_batteries > ELEMENTSOF(bats),
+        };
 
         if (supervisor_run(ctl->supervisor, &in, now_usec, &res) < 0) {
-                log_error(SENDER, "Supervisor pass failed: locking everything");
-                return false;
+                /* Cannot happen with valid input; lock everything if it does. */
+                log_error("supervisor", "Supervisor pass failed: locking everything");
+                *ret_feed = false;
+                if (mode_set_locked(ctl->modes, CLASS_SWITCHED_MASK, &mres) >= 0)
+                        apply_mode_result(ctl, &mres);
+                return;
         }
         ctl->top_lock = res.top_name;
+        ctl->stats.n_locks = res.n_locks;
+        memcpy(ctl->stats.locks, res.locks, sizeof(res.locks));
         if (res.top_changed || res.locks_changed)
                 OUTPUT(&ctl->out, locks, res.locks, res.n_locks, res.top_name, res.top_changed,
                        res.locks_changed);
-        if (res.top_changed)
-                log_info("supervisor", "Top lock: %s", *res.top_name ? res.top_name : "none");
-        if (mode_set_locked(ctl->modes, res.locked_class_mask, &mres) >= 0)
+        if (res.locks_changed) {
+                char list[256] = "";
+                size_t len = 0;
+                for (size_t i = 0; i < res.n_locks && len < sizeof(list); i++)
+                        len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+                                                 res.locks[i].name);
+                log_info("supervisor", "Locks: %s%s%s", res.n_locks ? list : "none",
+                         res.internal_reason ? "; internal: " : "", res.internal_reason ? res.internal_reason : "");
+        }
+        *ret_feed = res.feed_watchdog;
+        if (mode_set_locked(ctl->modes, ctl->protect_all ? CLASS_SWITCHED_MASK : res.locked_class_mask, &mres) >= 0)
                 apply_mode_result(ctl, &mres);
-        return res.feed_watchdog;
+}
+
+bool control_tick(struct control *ctl, uint64_t now_usec, bool mqtt_connected) {
+        bool feed = false;
+
+        battery_class_schedule(ctl->batteries, ctl->n_batteries, now_usec, &ctl->serial_idle_since_usec);
+        run_supervisor(ctl, now_usec, mqtt_connected, &feed);
+        return feed;
 }
 
 void control_mode_request(struct control *ctl, const void *payload, size_t len, uint64_t now_usec) {
         struct mode_result res;
 
-        if (mode_request(ctl->modes, payload, len, &res) < 0)
+        if (ctl->protect_all || mode_request(ctl->modes, payload, len, &res) < 0)
                 return;
         log_info("mode", "Requested %s, effective %s", mode_to_string(mode_switcher_get_requested(ctl->modes)),
                  mode_to_string(res.displayed));
@@ -183,38 +251,128 @@ void control_mode_request(struct control *ctl, const void *payload, size_t len, 
 
 void control_republish(struct control *ctl) {
         OUTPUT(&ctl->out, mode_actual, mode_switcher_get_displayed(ctl->modes));
+        for (size_t i = 0; i < ELEMENTSOF(switched); i++)
+                switch_class_publish(&ctl->classes[switched[i]], &ctl->out);
 }
 
 void control_energy_report(struct control *ctl, uint64_t now_usec) {
+        for (size_t i = 0; i < ELEMENTSOF(switched); i++)
+                switch_class_energy_report(&ctl->classes[switched[i]], &ctl->out);
 }
 
 void control_protect_all(struct control *ctl, uint64_t now_usec) {
         struct mode_result res;
+
+        ctl->protect_all = true;
         if (mode_set_locked(ctl->modes, CLASS_SWITCHED_MASK, &res) >= 0)
                 apply_mode_result(ctl, &res);
+        /* Command off even where the effective mode already was protect: the
+         * safe state must not depend on what we believe the devices do. */
+        for (size_t i = 0; i < ELEMENTSOF(switched); i++)
+                switch_class_set_on(&ctl->classes[switched[i]], false);
+}
+
+static struct class_member *member(struct control_device *d) {
+        return &d->member;
 }
 
 void control_device_status(struct control_device *d, enum device_class c, enum device_status s,
                            uint64_t now_usec) {
-        d->status[c] = s;
+        struct control *ctl = d->ctl;
+
+        if ((unsigned) c >= _DEVICE_CLASS_MAX || (unsigned) s >= _DEVICE_STATUS_MAX ||
+            !(d->member.drv->classes & CLASS_BIT(c)))
+                return;
+        bool changed = d->member.status != s;
+        d->member.status = s;
+        if (c != DEVICE_CLASS_CHARGER && c != DEVICE_CLASS_SOLAR && c != DEVICE_CLASS_INVERTER)
+                return;
+        if (changed)
+                OUTPUT(&ctl->out, device_state, c, d->member.name, s,
+                       d->member.power_known ? d->member.power_w : -1);
+        class_changed(ctl, c, now_usec);
 }
 
 void control_device_power(struct control_device *d, enum device_class c, int power_w, uint64_t now_usec) {
+        struct control *ctl = d->ctl;
+        struct class_member *m = member(d);
+
+        if (c != DEVICE_CLASS_CHARGER && c != DEVICE_CLASS_SOLAR && c != DEVICE_CLASS_INVERTER)
+                return;
+        if (!(m->drv->classes & CLASS_BIT(c)))
+                return;
+        if (m->power_known && m->power_w == power_w)
+                return;
+        m->power_known = true;
+        m->power_w = power_w;
+        OUTPUT(&ctl->out, device_power, c, m->name, power_w);
+        OUTPUT(&ctl->out, device_state, c, m->name, m->status, power_w);
+        class_changed(ctl, c, now_usec);
+}
+
+static void serial_read_done(struct control_device *d, uint64_t now_usec) {
+        struct class_member *m = member(d);
+        if (m->read_pending && m->drv->battery && m->drv->battery->serialized)
+                d->ctl->serial_idle_since_usec = now_usec;
+        m->read_pending = false;
 }
 
 void control_device_battery(struct control_device *d, const struct battery_record *r, uint64_t now_usec) {
-        d->record = *r;
-        d->has_record = true;
-        d->last_good_read_usec = now_usec;
-        OUTPUT(&d->ctl->out, battery, d->name, r);
+        struct control *ctl = d->ctl;
+        struct class_member *m = member(d);
+        struct battery_sums sums;
+
+        if (!(m->drv->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)))
+                return;
+        serial_read_done(d, now_usec);
+        m->record = *r;
+        m->record.time_usec = now_usec;
+        m->has_record = true;
+        m->last_good_read_usec = now_usec ? now_usec : 1;
+        if (!m->drv->battery || !m->drv->battery->forwarded)
+                OUTPUT(&ctl->out, battery, m->name, &m->record);
+        battery_class_sums(ctl->batteries, ctl->n_batteries, &sums);
+        if (sums.complete)
+                OUTPUT(&ctl->out, battery_sum, sums.current_a, sums.remaining_ah, sums.soc_pct);
 }
 
 void control_device_read_failed(struct control_device *d, uint64_t now_usec) {
+        serial_read_done(d, now_usec);
+        d->member.read_failures++;
 }
 
 void control_device_consumption(struct control_device *d, int power_w, uint64_t now_usec) {
-        d->consumption_w = power_w;
-        d->consumption_usec = now_usec;
+        struct control *ctl = d->ctl;
+        struct class_member *m = member(d);
+        struct switch_class *inv = &ctl->classes[DEVICE_CLASS_INVERTER];
+        struct netzero_decision dec;
+        int total;
+
+        if (!(m->drv->classes & CLASS_BIT(DEVICE_CLASS_CONSUMPTION)))
+                return;
+        m->heard = true;
+        m->consumption_w = power_w;
+        m->last_arrival_usec = now_usec ? now_usec : 1;
+        if (!consumption_class_total(ctl->meters, ctl->n_meters, &total))
+                return;
+        ctl->stats.consumption_w = total;
+        OUTPUT(&ctl->out, consumption, total);
+        if (!ctl->netzero || ctl->protect_all)
+                return;
+
+        netzero_consumption(ctl->netzero, now_usec, total, &dec);
+        if (!dec.evaluated)
+                return;
+        char line[160];
+        if (netzero_evaluation_format(&dec.evaluation, &ctl->config->netzero.nz, line, sizeof(line)) >= 0)
+                log_info("netzero", "%s", line);
+        ctl->stats.netzero = dec.evaluation;
+        ctl->stats.netzero_usec = now_usec;
+        ctl->stats.netzero_valid = true;
+        if (dec.set_power && inv->power_known) {
+                ctl->stats.netzero_commands++;
+                set_inverter_power(ctl, dec.power_w, "netzero");
+        }
 }
 
 enum mode control_get_displayed(const struct control *ctl) {
@@ -227,4 +385,8 @@ enum mode control_get_requested(const struct control *ctl) {
 
 const char *control_get_top_lock(const struct control *ctl) {
         return ctl->top_lock;
+}
+
+const struct control_stats *control_get_stats(const struct control *ctl) {
+        return &ctl->stats;
 }

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "homebattery/driver.h"
+#include "netzero.h"
 #include "outputs.h"
 
 struct control;
@@ -44,6 +45,18 @@ void control_device_power(struct control_device *d, enum device_class c, int pow
 void control_device_battery(struct control_device *d, const struct battery_record *r, uint64_t now_usec);
 void control_device_read_failed(struct control_device *d, uint64_t now_usec);
 void control_device_consumption(struct control_device *d, int power_w, uint64_t now_usec);
+
+/* Counters and last values for the status line, logs and the HTTP API. */
+struct control_stats {
+        unsigned netzero_commands;
+        bool netzero_valid;
+        struct netzero_evaluation netzero;
+        uint64_t netzero_usec;
+        int consumption_w;
+        size_t n_locks;
+        struct supervisor_lock locks[_LOCK_MAX];
+};
+const struct control_stats *control_get_stats(const struct control *ctl);
 
 /* For the status line and the API. */
 enum mode control_get_displayed(const struct control *ctl);

@@ -31,3 +31,23 @@ double energy_counter_delta(bool has_last, double last, double now) {
                 return now;
         return now - last;
 }
+
+static void integrate_until(struct energy_integrator *e, uint64_t now_usec) {
+        if (e->started && e->on && e->power_w > 0 && now_usec > e->last_usec)
+                e->wh += (double) e->power_w * (double) (now_usec - e->last_usec) / (3600.0 * USEC_PER_SEC);
+        e->last_usec = now_usec;
+        e->started = true;
+}
+
+void energy_integrate(struct energy_integrator *e, uint64_t now_usec, bool on, int power_w) {
+        integrate_until(e, now_usec);
+        e->on = on;
+        e->power_w = power_w;
+}
+
+double energy_take(struct energy_integrator *e, uint64_t now_usec) {
+        integrate_until(e, now_usec);
+        double wh = e->wh;
+        e->wh = 0;
+        return wh;
+}

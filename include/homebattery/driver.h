@@ -24,8 +24,11 @@ struct config_ctx;
  * device_report_read_failed(). */
 struct battery_ops {
         int (*read)(void *state);
-        /* BLE drivers return true: their reads are serialized across devices. */
+        /* BLE drivers set this: their reads are serialized across devices. */
         bool serialized;
+        /* Records that come from another controller (mqttBattery): they count
+         * for every check and sum here but are never re-published. */
+        bool forwarded;
 };
 
 /* Charger and solar: switched on or off by the mode switcher. */

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* The battery class: when each battery is read (serialized for BLE, one
+ * connection at a time, with a pause between reads), and the class sums. */
+
+#include <math.h>
+
+#include "class.h"
+#include "homebattery/log.h"
+
+#define USEC_PER_SEC 1000000ULL
+/* Pause between two serialized (BLE) reads: lets BlueZ settle. */
+#define SERIAL_PAUSE_USEC (3ULL * USEC_PER_SEC)
+/* A driver must always answer; this only guards against one that never does. */
+#define READ_STUCK_USEC (120ULL * USEC_PER_SEC)
+
+static bool read_due(const struct class_member *m, uint64_t now_usec) {
+        if (m->last_attempt_usec == 0)
+                return true;
+        return now_usec >= m->last_attempt_usec + m->read_interval_usec;
+}
+
+void battery_class_schedule(struct class_member *const *members, size_t n, uint64_t now_usec,
+                            uint64_t *serial_idle_since_usec) {
+        bool serial_busy = false;
+
+        for (size_t i = 0; i < n; i++) {
+                struct class_member *m = members[i];
+                if (m->read_pending && now_usec >= m->last_attempt_usec + READ_STUCK_USEC) {
+                        log_warning(m->name, "Read did not finish within %llu s: giving up on it",
+                                    READ_STUCK_USEC / USEC_PER_SEC);
+                        m->read_pending = false;
+                        m->read_failures++;
+                }
+                if (m->read_pending && m->drv->battery && m->drv->battery->serialized)
+                        serial_busy = true;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                struct class_member *m = members[i];
+                const struct battery_ops *ops = m->drv->battery;
+
+                if (!ops || !ops->read || m->read_pending || !read_due(m, now_usec))
+                        continue;
+                if (ops->serialized) {
+                        if (serial_busy || now_usec < *serial_idle_since_usec + SERIAL_PAUSE_USEC)
+                                continue;
+                        serial_busy = true;
+                }
+                m->last_attempt_usec = now_usec ? now_usec : 1;
+                m->read_pending = true;
+                int r = ops->read(m->state);
+                if (r < 0) {
+                        log_warning_errno(r, m->name, "Cannot start a read: %m");
+                        m->read_pending = false;
+                        m->read_failures++;
+                }
+        }
+}
+
+void battery_class_sums(struct class_member *const *members, size_t n, struct battery_sums *ret) {
+        double weight = 0, weighted = 0, soc_sum = 0;
+
+        *ret = (struct battery_sums) { .complete = n > 0 };
+        for (size_t i = 0; i < n; i++) {
+                const struct class_member *m = members[i];
+                if (!m->has_record) {
+                        ret->complete = false;
+                        return;
+                }
+                const struct battery_record *r = &m->record;
+                ret->current_a += r->current_a;
+                ret->remaining_ah += r->remaining_ah;
+                soc_sum += r->soc_pct;
+                /* Weight each SoC by the battery's size: its full capacity when
+                 * the BMS tells it, else as implied by remaining and SoC. */
+                double w = r->full_ah > 0 ? r->full_ah : r->soc_pct > 0 ? r->remaining_ah * 100 / r->soc_pct : 0;
+                weight += w;
+                weighted += w * r->soc_pct;
+        }
+        ret->soc_pct = weight > 0 ? weighted / weight : soc_sum / (double) n;
+}
