@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* mqttBattery: a battery published by another controller, read back from its
- * compatibility topics (or its JSON topic). Config here; the MQTT side comes
- * with the MQTT issue, until then the driver refuses to start. */
+ * compatibility topics (or its JSON topic). Its records count for every check
+ * here but are never re-published. Decoding is in mqtt-decode.c. */
 
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "drivers.h"
+#include "homebattery/log.h"
+#include "homebattery/transport.h"
+#include "mqtt-decode.h"
+#include <string.h>
 
 struct mqtt_battery_config {
         char *root_topic;
@@ -55,10 +59,86 @@ static int mqtt_battery_parse_config(struct config_ctx *ctx, const char *path, s
         return r;
 }
 
+struct mqtt_battery {
+        struct device *device;
+        const struct mqtt_battery_config *config;
+        char *pattern;
+        size_t root_len;
+        struct mqtt_battery_assembler assembler;
+        struct ratelimit rl;
+};
+
+static void on_message(void *userdata, const char *topic, const void *payload, size_t len) {
+        struct mqtt_battery *mb = userdata;
+        const char *name = device_get_name(mb->device), *reason = "?";
+        struct battery_record rec;
+        int r;
+
+        if (strncmp(topic, mb->config->root_topic, mb->root_len) != 0)
+                return;
+        if (topic[mb->root_len] == 0)
+                r = mqtt_battery_parse_json(payload, len, &rec, &reason);
+        else if (topic[mb->root_len] == '/')
+                r = mqtt_battery_feed(&mb->assembler, topic + mb->root_len + 1, payload, len,
+                                      device_now_usec(mb->device), &rec, &reason);
+        else
+                return;
+        if (r < 0) {
+                if (ratelimit_below(&mb->rl, device_now_usec(mb->device)))
+                        log_warning(name, "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
+                return;
+        }
+        if (r == 0 && topic[mb->root_len] == '/')
+                return;
+        log_debug(name, "Record: %.2f V %.1f A SoC %.0f %%, %zu cells", rec.voltage_v, rec.current_a, rec.soc_pct,
+                  rec.n_cells);
+        device_report_battery(mb->device, &rec);
+}
+
+static int mqtt_battery_new(struct device *d, const void *config, void **ret) {
+        const struct mqtt_battery_config *c = config;
+        struct mqtt_battery *mb = calloc(1, sizeof(*mb));
+        if (!mb)
+                return -ENOMEM;
+        mb->device = d;
+        mb->config = c;
+        mb->root_len = strlen(c->root_topic);
+        mb->rl = RATELIMIT_INIT(60ULL * 1000000ULL, 5);
+        mqtt_battery_assembler_init(&mb->assembler, (unsigned) c->cells_count, (unsigned) c->temperature_count);
+        if (asprintf(&mb->pattern, "%s/#", c->root_topic) < 0) {
+                free(mb);
+                return -ENOMEM;
+        }
+        *ret = mb;
+        return 0;
+}
+
+static void mqtt_battery_free(void *state) {
+        struct mqtt_battery *mb = state;
+        if (!mb)
+                return;
+        free(mb->pattern);
+        free(mb);
+}
+
+static int mqtt_battery_start(void *state) {
+        struct mqtt_battery *mb = state;
+        /* "<root>/#" also matches "<root>" itself: the JSON topic. */
+        return transport_mqtt_subscribe(mb->device, mb->pattern, 0, on_message, mb);
+}
+
+static const struct battery_ops mqtt_battery_ops = {
+        .forwarded = true,
+};
+
 const struct driver driver_mqtt_battery = {
         .version = DRIVER_VERSION,
         .name = "mqttBattery",
         .classes = CLASS_BIT(DEVICE_CLASS_BATTERY),
         .parse_config = mqtt_battery_parse_config,
         .free_config = mqtt_battery_free_config,
+        .new = mqtt_battery_new,
+        .free = mqtt_battery_free,
+        .start = mqtt_battery_start,
+        .battery = &mqtt_battery_ops,
 };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mqttConsumption: the live household power at the grid meter, from an MQTT
- * topic. Config here; the MQTT side comes with the MQTT issue, until then the
- * driver refuses to start. */
+ * topic (binary s16/s32, text, or a number at a JSON path). The decoding is in
+ * mqtt-decode.c; this file is config and glue. */
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -9,13 +9,9 @@
 #include <string.h>
 
 #include "drivers.h"
-
-enum consumption_format {
-        CONSUMPTION_FORMAT_AUTO,
-        CONSUMPTION_FORMAT_BINARY,
-        CONSUMPTION_FORMAT_TEXT,
-        CONSUMPTION_FORMAT_JSON,
-};
+#include "homebattery/log.h"
+#include "homebattery/transport.h"
+#include "mqtt-decode.h"
 
 struct mqtt_consumption_config {
         char *topic;
@@ -98,10 +94,54 @@ static int mqtt_consumption_parse_config(struct config_ctx *ctx, const char *pat
         return r;
 }
 
+struct mqtt_consumption {
+        struct device *device;
+        const struct mqtt_consumption_config *config;
+        struct ratelimit rl;
+};
+
+static void on_message(void *userdata, const char *topic, const void *payload, size_t len) {
+        struct mqtt_consumption *mc = userdata;
+        const char *reason = "?";
+        int w, r;
+
+        r = consumption_decode(mc->config->format, mc->config->json_path, payload, len, &w, &reason);
+        if (r < 0) {
+                if (ratelimit_below(&mc->rl, device_now_usec(mc->device)))
+                        log_warning(device_get_name(mc->device), "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
+                return;
+        }
+        log_debug(device_get_name(mc->device), "Consumption %d W", w);
+        device_report_consumption(mc->device, w);
+}
+
+static int mqtt_consumption_new(struct device *d, const void *config, void **ret) {
+        struct mqtt_consumption *mc = calloc(1, sizeof(*mc));
+        if (!mc)
+                return -ENOMEM;
+        mc->device = d;
+        mc->config = config;
+        mc->rl = RATELIMIT_INIT(60ULL * 1000000ULL, 5);
+        *ret = mc;
+        return 0;
+}
+
+static void mqtt_consumption_free(void *state) {
+        free(state);
+}
+
+static int mqtt_consumption_start(void *state) {
+        struct mqtt_consumption *mc = state;
+        return transport_mqtt_subscribe(mc->device, mc->config->topic, 0, on_message, mc);
+}
+
 const struct driver driver_mqtt_consumption = {
         .version = DRIVER_VERSION,
         .name = "mqttConsumption",
         .classes = CLASS_BIT(DEVICE_CLASS_CONSUMPTION),
         .parse_config = mqtt_consumption_parse_config,
         .free_config = mqtt_consumption_free_config,
+        .new = mqtt_consumption_new,
+        .free = mqtt_consumption_free,
+        .start = mqtt_consumption_start,
 };

@@ -250,6 +250,9 @@ void control_mode_request(struct control *ctl, const void *payload, size_t len, 
 }
 
 void control_republish(struct control *ctl) {
+        /* Whatever was published while the broker was away is lost: send the
+         * current state again (the lock topics are "on change" otherwise). */
+        OUTPUT(&ctl->out, locks, ctl->stats.locks, ctl->stats.n_locks, ctl->top_lock, true, true);
         OUTPUT(&ctl->out, mode_actual, mode_switcher_get_displayed(ctl->modes));
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
                 switch_class_publish(&ctl->classes[switched[i]], &ctl->out);

@@ -8,7 +8,9 @@
 #include "control.h"
 #include "device.h"
 #include "homebattery/log.h"
+#include "homebattery/transport.h"
 #include "manager.h"
+#include "mqtt.h"
 
 struct device {
         struct manager *manager;
@@ -112,4 +114,12 @@ void device_report_read_failed(struct device *d, int error, const char *step) {
 void device_report_consumption(struct device *d, int power_w) {
         if (d->control)
                 control_device_consumption(d->control, power_w, device_now_usec(d));
+}
+
+int transport_mqtt_subscribe(struct device *d, const char *pattern, int qos, transport_mqtt_handler handler,
+                             void *userdata) {
+        struct mqtt *mqtt = manager_get_mqtt(d->manager);
+        if (!mqtt)
+                return -ENOTCONN;
+        return mqtt_subscribe(mqtt, pattern, qos, handler, userdata);
 }

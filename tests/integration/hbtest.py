@@ -50,6 +50,10 @@ class Broker:
         conf = os.path.join(self.workdir, "mosquitto-%d.conf" % self.port)
         with open(conf, "w") as f:
             f.write("listener %d 127.0.0.1\npersistence false\n" % self.port)
+            if os.geteuid() == 0:
+                # Run as root, mosquitto drops to user "mosquitto", which cannot
+                # read the test's private files (password file, certificates).
+                f.write("user root\n")
             f.write(self.extra or "allow_anonymous true\n")
         self.log = open(os.path.join(self.workdir, "mosquitto.log"), "ab")
         self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=self.log, stderr=subprocess.STDOUT)
@@ -89,14 +93,18 @@ class Recorder:
         self.pattern = pattern
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         if not self.connected.wait(10):
-            raise AssertionError("recorder could not connect")
+            raise AssertionError("recorder could not connect and subscribe")
 
     def _on_connect(self, client, userdata, flags, rc, props=None):
         client.subscribe(self.pattern, qos=2)
+
+    def _on_subscribe(self, client, userdata, mid, granted, props=None):
+        # Only now does the broker deliver: tests may start publishers.
         self.connected.set()
 
     def _on_message(self, client, userdata, msg):
@@ -115,12 +123,17 @@ class Recorder:
         return v[-1] if v else None
 
     def wait(self, topic, payload=None, timeout=10):
+        """Waits for a message on topic (with that payload, if given); returns its payload."""
+        found = []
+
         def check():
             for p in self.all(topic):
                 if payload is None or p == payload:
-                    return p if p is not None else True
-            return None
-        return wait_for(check, timeout, what="%s = %r" % (topic, payload))
+                    found.append(p)
+                    return True
+            return False
+        wait_for(check, timeout, what="%s = %r" % (topic, payload))
+        return found[0]
 
     def clear(self):
         with self.lock:

@@ -1,0 +1,260 @@
+# SPDX-License-Identifier: MIT
+"""MQTT end to end against a real mosquitto: compatibility encodings, locks
+driven by an mqttBattery, consumption formats and sums, forwarded batteries
+not re-published, TLS, password auth, broker restart, garbage inputs."""
+import json
+import os
+import struct
+import subprocess
+import time
+import unittest
+
+import hbtest
+from hbtest import HbTestCase, base_config, wait_for
+
+OTHER = "other/bat/dev/b1"
+
+
+def battery_parts(v=26.4, i=-12.34, soc=55, c=61.2, n=12, cells=(3.3,) * 8, temps=(21.5, -5.0)):
+    parts = [("v", struct.pack(">H", round(v * 100))), ("i", struct.pack(">h", round(i * 10))),
+             ("soc", struct.pack(">B", soc)), ("c", struct.pack(">H", round(c * 10))), ("n", struct.pack(">H", n))]
+    parts += [("cell/%d" % k, struct.pack(">H", round(x * 1000))) for k, x in enumerate(cells)]
+    parts += [("temp/%d" % k, struct.pack(">h", round(x * 10))) for k, x in enumerate(temps)]
+    return parts
+
+
+class Mqtt(HbTestCase):
+    def config(self, port, **kw):
+        c = base_config(port)
+        c["supervisor"] = {
+            "cell_low": {"enabled": True, "threshold": 3.1, "hysteresis": 0.1},
+            "cell_high": {"enabled": True, "threshold": 3.65, "hysteresis": 0.2},
+        }
+        c["devices"] = {
+            "b1": {"driver": "mqttBattery", "root_topic": OTHER, "cells_count": 8, "temperature_count": 2},
+            "meter1": {"driver": "mqttConsumption", "topic": "meter/one", "format": "binary"},
+            "meter2": {"driver": "mqttConsumption", "topic": "meter/two", "format": {"json": "SML.Power"}},
+        }
+        c.update(kw)
+        return c
+
+    def start(self, **kw):
+        self.b = self.broker()
+        self.rec = self.recorder(self.b.port, "#")
+        self.d = self.daemon(self.config(self.b.port, **kw))
+        self.rec.wait("hbtest/status", b"online")
+        # Subscriptions are sent right after CONNACK; give the broker a moment.
+        time.sleep(0.3)
+
+    def feed_battery(self, **kw):
+        for sub, payload in battery_parts(**kw):
+            self.rec.publish(OTHER + "/" + sub, payload)
+
+    def test_class_states_on_connect(self):
+        self.start()
+        for cls in ("cha", "inv", "sol"):
+            self.assertEqual(self.rec.wait("hbtest/%s/state" % cls), b"\x00")
+            self.assertEqual(json.loads(self.rec.wait("hbtest/%s/sum" % cls)), {"status": "off", "power": None})
+
+    def test_battery_locks_and_sums(self):
+        self.start()
+        # Before any record the cell checks hold their safe initial state,
+        # and startup stays on top of them for the first minute.
+        self.rec.wait("hbtest/locked", b"startup")
+        locks = [l["name"] for l in json.loads(self.rec.wait("hbtest/locks"))]
+        self.assertEqual(locks, ["startup", "cell_high", "cell_low"])
+        self.rec.publish("hbtest/mode/set", b"discharge")
+        self.rec.wait("hbtest/mode/actual", b"protect")
+
+        self.feed_battery(cells=(3.30,) * 8)
+        self.rec.wait("hbtest/locked", b"")
+        self.rec.wait("hbtest/mode/actual", b"discharge")
+        # Class sums: current -12.34 A → -123 → 0xFF85; capacity 61.2 Ah → 612.
+        self.assertEqual(self.rec.wait("hbtest/bat/i"), b"\xff\x85")
+        self.assertEqual(self.rec.wait("hbtest/bat/c"), struct.pack(">H", 612))
+        s = json.loads(self.rec.wait("hbtest/bat/sum"))
+        self.assertAlmostEqual(s["current"], -12.3, places=1)
+        self.assertEqual(s["soc"], 55)
+        # Forwarded batteries are never re-published under our root.
+        self.assertFalse([m for m in self.rec.messages if m[0].startswith("hbtest/bat/dev/")])
+
+        # One cell under cell_low locks the inverter: displayed mode protect.
+        self.feed_battery(cells=(3.30,) * 7 + (3.05,))
+        self.rec.wait("hbtest/locked", b"cell_low")
+        locks = json.loads(self.rec.last("hbtest/locks"))
+        self.assertEqual(locks, [{"name": "cell_low", "priority": 32, "locks": ["inverter"]}])
+        self.rec.wait("hbtest/mode/actual", b"protect")
+        # Hysteresis: 3.15 V is above the threshold but below threshold + 0.1: still locked.
+        self.rec.clear()
+        self.feed_battery(cells=(3.30,) * 7 + (3.15,))
+        time.sleep(1.5)
+        self.assertEqual(self.rec.all("hbtest/locked"), [])
+        self.feed_battery(cells=(3.30,) * 7 + (3.20,))
+        self.rec.wait("hbtest/locked", b"")
+        self.rec.wait("hbtest/mode/actual", b"discharge")
+
+        # A cell over cell_high while charging locks charger and solar.
+        self.rec.publish("hbtest/mode/set", b"charge")
+        self.rec.wait("hbtest/mode/actual", b"charge")
+        self.feed_battery(cells=(3.30,) * 7 + (3.70,))
+        self.rec.wait("hbtest/locked", b"cell_high")
+        self.rec.wait("hbtest/mode/actual", b"protect")
+
+    def test_battery_json_message(self):
+        self.start()
+        rec = {"v": 26.1, "i": 3.2, "soc": 40, "c": 40.0, "c_full": 100.0, "n": 3, "temps": [20.0, 21.0],
+               "cells": [3.262] * 8}
+        self.rec.publish(OTHER, json.dumps(rec).encode())
+        s = json.loads(self.rec.wait("hbtest/bat/sum"))
+        self.assertEqual(s["soc"], 40)
+        self.assertEqual(self.rec.wait("hbtest/bat/i"), struct.pack(">h", 32))
+
+    def test_consumption_formats_and_sum(self):
+        self.start()
+        self.rec.publish("meter/one", struct.pack(">h", -120))
+        time.sleep(0.2)
+        # No total until every meter was heard.
+        self.assertEqual(self.rec.all("hbtest/consumption"), [])
+        self.rec.publish("meter/two", b'{"SML":{"Power":450.6}}')
+        self.assertEqual(json.loads(self.rec.wait("hbtest/consumption")), {"power": 331})
+        self.rec.publish("meter/one", struct.pack(">i", 1000))
+        self.rec.wait("hbtest/consumption", b'{"power":1451}')
+
+    def test_consumption_text_and_auto(self):
+        b = self.broker()
+        rec = self.recorder(b.port, "#")
+        c = base_config(b.port)
+        c["devices"] = {"m": {"driver": "mqttConsumption", "topic": "meter/x"}}
+        self.daemon(c)
+        rec.wait("hbtest/status", b"online")
+        time.sleep(0.3)
+        for payload, expect in [(b"-5", -5), (b"123.6", 124), (b"\x01\x00", 256), (b"\xff\xfb", -5),
+                                (b"\x00\x01\x00\x00", 65536), (b" 42 ", 42)]:
+            rec.clear()
+            rec.publish("meter/x", payload)
+            self.assertEqual(json.loads(rec.wait("hbtest/consumption")), {"power": expect}, payload)
+
+    def test_garbage_on_every_topic(self):
+        self.start()
+        garbage = [b"", b"\x00", b"\xff" * 7, b"{", b"nan", "ü".encode(), b"x" * 70000]
+        for g in garbage:
+            for topic in ("meter/one", "meter/two", OTHER, OTHER + "/v", OTHER + "/cell/99", OTHER + "/temp/x",
+                          OTHER + "/soc", "hbtest/reset"):
+                self.rec.publish(topic, g)
+        time.sleep(1)
+        self.assertIsNone(self.d.proc.poll(), "daemon died on garbage")
+        log = self.d.logtext()
+        self.assertIn("Ignoring", log)
+        self.assertIn("expected \"reset\"", log)
+        # Still serving: a mode request is answered.
+        self.rec.publish("hbtest/mode/set", b"idle")
+        self.rec.wait("hbtest/mode/actual")
+        # Garbage on mode/set requests protect.
+        self.rec.clear()
+        self.rec.publish("hbtest/mode/set", b"\xff\xfe")
+        self.rec.wait("hbtest/mode/actual", b"protect")
+
+    def test_broker_restart_same_port(self):
+        self.start()
+        port = self.b.port
+        self.b.stop()
+        time.sleep(2)
+        b2 = self.broker(port=port)
+        rec = self.recorder(b2.port, "hbtest/#")
+        t0 = time.monotonic()
+        rec.wait("hbtest/status", b"online", timeout=35)
+        print("reconnect after broker restart: %.1f s" % (time.monotonic() - t0))
+        # Re-subscribed: mode/set works again; class states re-published.
+        time.sleep(0.3)
+        rec.publish("hbtest/mode/set", b"charge")
+        rec.wait("hbtest/mode/actual", b"protect")  # cell checks still hold (no battery data)
+        self.assertIsNotNone(rec.wait("hbtest/inv/state"))
+
+    def test_password_auth(self):
+        pwfile = os.path.join(self.workdir, "passwd")
+        subprocess.run(["mosquitto_passwd", "-c", "-b", pwfile, "hb", "s3cret-pass"], check=True,
+                       stdout=subprocess.DEVNULL)
+        b = self.broker(extra="allow_anonymous false\npassword_file %s\n" % pwfile)
+        # The recorder needs credentials too.
+        rec = hbtest.Recorder.__new__(hbtest.Recorder)
+        import paho.mqtt.client as mqtt
+        import threading
+        rec.messages, rec.lock, rec.pattern = [], threading.Lock(), "hbtest/#"
+        rec.connected = threading.Event()
+        rec.client = mqtt.Client(client_id="rec-auth", protocol=mqtt.MQTTv5)
+        rec.client.username_pw_set("hb", "s3cret-pass")
+        rec.client.on_connect, rec.client.on_message = rec._on_connect, rec._on_message
+        rec.client.on_subscribe = rec._on_subscribe
+        rec.client.connect("127.0.0.1", b.port)
+        rec.client.loop_start()
+        self._hb_stops.append(rec.close)
+        self.assertTrue(rec.connected.wait(10))
+
+        c = base_config(b.port)
+        c["mqtt"].update({"user": "hb", "password": "wrong-pass"})
+        d = self.daemon(c)
+        d.wait_log("refused", timeout=10)
+        self.assertEqual(rec.all("hbtest/status"), [])
+        self.assertNotIn("wrong-pass", d.logtext())
+        d.kill()
+
+        c["mqtt"]["password"] = "s3cret-pass"
+        c["mqtt"]["client_id"] = "hb-under-test-2"
+        d2 = hbtest.Daemon(self.workdir, c)
+        self._hb_stops.append(d2.kill)
+        rec.wait("hbtest/status", b"online")
+        self.assertNotIn("s3cret-pass", d2.logtext())
+
+
+class MqttTls(HbTestCase):
+    def make_ca(self, cn="127.0.0.1"):
+        w = self.workdir
+        run = lambda *a: subprocess.run(a, check=True, cwd=w, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hbtest CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+        with open(os.path.join(w, "ext.cnf"), "w") as f:
+            f.write("subjectAltName=IP:%s\n" % cn if cn[0].isdigit() else "subjectAltName=DNS:%s\n" % cn)
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=%s" % cn, "-keyout", "server.key",
+            "-out", "server.csr")
+        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
+        return os.path.join(w, "ca.pem")
+
+    def tls_broker(self):
+        w = self.workdir
+        tls_port = hbtest.free_port()
+        extra = ("allow_anonymous true\nlistener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/server.pem\n"
+                 "keyfile %s/server.key\nallow_anonymous true\n" % (tls_port, w, w, w))
+        b = self.broker(extra=extra)
+        wait_for(lambda: subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % tls_port]).returncode == 0,
+                 10, what="TLS listener")
+        return b, tls_port
+
+    def test_tls_verified(self):
+        ca = self.make_ca("127.0.0.1")
+        b, tls_port = self.tls_broker()
+        rec = self.recorder(b.port, "hbtest/#")  # plain listener, same broker
+        c = base_config(tls_port)
+        c["mqtt"]["ca"] = ca
+        self.daemon(c)
+        rec.wait("hbtest/status", b"online", timeout=15)
+
+    def test_tls_wrong_name_refused_unless_insecure(self):
+        ca = self.make_ca("broker.invalid")
+        b, tls_port = self.tls_broker()
+        rec = self.recorder(b.port, "hbtest/#")
+        c = base_config(tls_port)
+        c["mqtt"]["ca"] = ca
+        d = self.daemon(c)
+        time.sleep(3)
+        self.assertEqual(rec.all("hbtest/status"), [], "connected despite a certificate for another name")
+        d.kill()
+        c["mqtt"]["tls_insecure"] = True
+        c["mqtt"]["client_id"] = "hb-insecure"
+        d2 = hbtest.Daemon(self.workdir, c)
+        self._hb_stops.append(d2.kill)
+        rec.wait("hbtest/status", b"online", timeout=15)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
