@@ -11,6 +11,7 @@
 #include "homebattery/transport.h"
 #include "manager.h"
 #include "mqtt.h"
+#include "transport-http.h"
 
 struct device {
         struct manager *manager;
@@ -122,4 +123,12 @@ int transport_mqtt_subscribe(struct device *d, const char *pattern, int qos, tra
         if (!mqtt)
                 return -ENOTCONN;
         return mqtt_subscribe(mqtt, pattern, qos, handler, userdata);
+}
+
+int transport_http_request(struct device *d, const char *url, const struct http_options *o, transport_http_done done,
+                           void *userdata, struct http_request **ret) {
+        struct http_client *c = manager_get_http(d->manager);
+        if (!c)
+                return -ENOTCONN;
+        return http_client_request(c, url, o, done, userdata, ret);
 }

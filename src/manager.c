@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "mqtt.h"
 #include "outputs-mqtt.h"
+#include "transport-http.h"
 
 #define SENDER "main"
 #define USEC_PER_SEC 1000000ULL
@@ -31,6 +32,7 @@ struct manager {
         struct control *control;
         struct mqtt *mqtt;
         struct outputs_mqtt *outputs_mqtt;
+        struct http_client *http;
         struct device **devices;
         size_t n_devices;
 
@@ -62,6 +64,10 @@ struct control *manager_get_control(struct manager *m) {
 
 struct mqtt *manager_get_mqtt(struct manager *m) {
         return m->mqtt;
+}
+
+struct http_client *manager_get_http(struct manager *m) {
+        return m->http;
 }
 
 const struct config *manager_get_config(struct manager *m) {
@@ -124,6 +130,7 @@ struct manager *manager_free(struct manager *m) {
                 device_free(m->devices[i]);
         free(m->devices);
         m->control = control_free(m->control);
+        m->http = http_client_free(m->http);
         m->mqtt = mqtt_free(m->mqtt);
         m->outputs_mqtt = outputs_mqtt_free(m->outputs_mqtt);
         sd_event_source_disable_unref(m->sig_term);
@@ -309,6 +316,9 @@ int manager_start(struct manager *m) {
         r = setup_mqtt(m);
         if (r < 0)
                 return r;
+        r = http_client_new(m->event, &m->http);
+        if (r < 0)
+                return log_error_errno(r, SENDER, "Failed to set up the HTTP client: %m");
         r = control_new(m->config, m->start_usec, outputs_mqtt_get(m->outputs_mqtt), &m->control);
         if (r < 0)
                 return log_error_errno(r, SENDER, "Failed to set up the control core: %m");

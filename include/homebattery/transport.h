@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "homebattery/device.h"
 
@@ -12,3 +13,41 @@
 typedef void (*transport_mqtt_handler)(void *userdata, const char *topic, const void *payload, size_t len);
 int transport_mqtt_subscribe(struct device *d, const char *pattern, int qos, transport_mqtt_handler handler,
                              void *userdata);
+
+/* HTTP client (libcurl multi, in the loop). A request ends with exactly one
+ * call of `done` unless it is cancelled first. Network errors and HTTP 5xx
+ * are retried (attempts, retry_delay_usec); a 4xx is final. */
+enum http_auth {
+        HTTP_AUTH_NONE,
+        HTTP_AUTH_BASIC,
+        HTTP_AUTH_DIGEST,
+};
+
+struct http_options {
+        const char *method;       /* "GET" (default) or "POST" */
+        const char *content_type; /* for POST */
+        const char *body;         /* for POST, copied */
+        enum http_auth auth;
+        const char *user;
+        const char *password;
+        unsigned attempts;         /* default 3 */
+        uint64_t retry_delay_usec; /* default 1 s */
+        uint64_t timeout_usec;     /* default 5 s; connect timeout 3 s */
+        size_t max_response;       /* default 64 KiB: larger answers fail with -EMSGSIZE */
+};
+
+struct http_response {
+        int error;       /* 0, or -errno: -ETIMEDOUT, -ECONNREFUSED, -EMSGSIZE, -EPROTO, ... */
+        long status;     /* HTTP status, 0 when none */
+        const char *body; /* NUL-terminated, size bytes */
+        size_t size;
+        unsigned attempt; /* 1-based: which attempt this answer is from */
+};
+
+struct http_request;
+typedef void (*transport_http_done)(void *userdata, const struct http_response *r);
+
+int transport_http_request(struct device *d, const char *url, const struct http_options *o, transport_http_done done,
+                           void *userdata, struct http_request **ret);
+/* Cancels a request in flight; `done` is not called. NULL is fine. */
+void transport_http_cancel(struct http_request *r);
