@@ -30,8 +30,11 @@ static void config_add_line(struct config_ctx *ctx, bool warning, const char *pa
         char msg[512], *line = NULL;
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
-        if (asprintf(&line, "%s: %s%s%s", ctx->file, path && *path ? path : "", path && *path ? ": " : "",
-                     msg) < 0) {
+        /* A "line:column" position joins the file name with ':' like a
+         * compiler's; a key path is separated by ": ". */
+        bool position = path && path[0] >= '0' && path[0] <= '9';
+        if (asprintf(&line, "%s%s%s%s%s", ctx->file, position ? ":" : ": ", path && *path ? path : "",
+                     path && *path ? ": " : "", msg) < 0) {
                 ctx->oom = true;
                 return;
         }
@@ -72,8 +75,10 @@ static bool key_is_secret(const char *key) {
 
 /* What the user wrote, for "expected X, got Y" — short, and never a secret. */
 static void describe_value(char *buf, size_t size, const char *key, struct json_object *v) {
-        if (key_is_secret(key)) {
-                snprintf(buf, size, "a %s (value hidden)", json_type_to_name(json_object_get_type(v)));
+        /* Objects and lists may hold secrets deeper down: name only their type. */
+        if (key_is_secret(key) || json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array)) {
+                const char *t = json_type_to_name(json_object_get_type(v));
+                snprintf(buf, size, "%s %s (value hidden)", strchr("aeiou", t[0]) ? "an" : "a", t);
                 return;
         }
         const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -369,7 +369,13 @@ static void parse_devices(struct config_ctx *ctx, struct json_object *o, struct 
                 }
                 struct config_device *cd = &c->devices[c->n_devices];
                 void *dc = NULL;
-                if (d->parse_config(ctx, path, dev, &dc) < 0 || !dc) {
+                int k = d->parse_config(ctx, path, dev, &dc);
+                if (k == -ENOMEM)
+                        ctx->oom = true;
+                if (k < 0 || !dc) {
+                        /* A driver that refused without saying why still fails the file. */
+                        if (!ctx->failed && !ctx->oom)
+                                config_error(ctx, path, "invalid device configuration");
                         if (d->free_config)
                                 d->free_config(dc);
                         continue;

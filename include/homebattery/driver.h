@@ -31,7 +31,9 @@ struct battery_ops {
         bool forwarded;
 };
 
-/* Charger and solar: switched on or off by the mode switcher. */
+/* Charger and solar: switched on or off by the mode switcher. Every driver
+ * starts with its device commanded OFF (at start every class is locked), so
+ * set_on() is only called for changes. */
 struct switch_ops {
         int (*set_on)(void *state, bool on);
         /* Energy since the last call, Wh; -ENODATA when unknown. */

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The command line around the configuration (spec/config.md): --check-config on the example and on broken
+# files (exit 78, the key path on stderr), --version/--help, and the daemon refusing a broken file or a driver
+# whose transport is not implemented yet. Usage: test-check-config.sh HOMEBATTERY_BINARY SOURCE_ROOT
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+        echo "usage: $0 HOMEBATTERY_BINARY SOURCE_ROOT" >&2
+        exit 2
+fi
+hb=$1
+src=$2
+if [ ! -x "$hb" ]; then
+        echo "not ok - $hb is not an executable" >&2
+        exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-check-config.XXXXXX")
+# shellcheck disable=SC2317 # invoked by the trap
+cleanup() {
+        chmod -R u+rwX "$tmp" 2>/dev/null || true
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# The daemon must not think it runs under systemd.
+unset NOTIFY_SOCKET JOURNAL_STREAM WATCHDOG_USEC WATCHDOG_PID || true
+
+failures=0
+checks=0
+
+pass() {
+        checks=$((checks + 1))
+        echo "ok - $1"
+}
+
+fail() {
+        checks=$((checks + 1))
+        failures=$((failures + 1))
+        echo "not ok - $1"
+        shift
+        for detail in "$@"; do
+                echo "#   $detail"
+        done
+        if [ -s "$tmp/out" ]; then
+                sed 's/^/#   stdout: /' "$tmp/out"
+        fi
+        if [ -s "$tmp/err" ]; then
+                sed 's/^/#   stderr: /' "$tmp/err"
+        fi
+}
+
+# run ARGS...: runs the binary (bounded), sets $rc, leaves stdout/stderr in $tmp/out and $tmp/err.
+run() {
+        set +e
+        timeout 30 "$hb" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+        rc=$?
+        set -e
+}
+
+# A log line of the running daemon (not under the journal): "HH:MM:SS.mmm level [sender] text".
+daemon_logged() {
+        grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} ' "$tmp/err"
+}
+
+# ---- the example, --version, --help ----
+
+run --check-config --config "$src/etc/config.example.json"
+if [ "$rc" -eq 0 ] && grep -q 'valid' "$tmp/out"; then
+        pass "--check-config accepts etc/config.example.json"
+else
+        fail "--check-config accepts etc/config.example.json" "exit $rc, want 0"
+fi
+
+run --check-config -c "$src/etc/config.example.json"
+if [ "$rc" -eq 0 ]; then
+        pass "--check-config -c PATH accepts the example"
+else
+        fail "--check-config -c PATH accepts the example" "exit $rc, want 0"
+fi
+
+run --version
+if [ "$rc" -eq 0 ] && grep -Eq '^homebattery [0-9]+\.[0-9]+' "$tmp/out"; then
+        pass "--version exits 0 and prints the version"
+else
+        fail "--version exits 0 and prints the version" "exit $rc"
+fi
+
+run --help
+if [ "$rc" -eq 0 ] && grep -q -- '--check-config' "$tmp/out" && grep -q -- '--config' "$tmp/out"; then
+        pass "--help exits 0 and lists the options"
+else
+        fail "--help exits 0 and lists the options" "exit $rc"
+fi
+
+# ---- broken files: exit 78, every problem on stderr naming the file and the key path ----
+
+mqtt='"mqtt": {"host": "127.0.0.1:1"}'
+llt='"bat1": {"driver": "lltPowerBmsV4Ble", "mac": "aa:bb:cc:dd:ee:ff"}'
+printf '2;30\n100;600\n' >"$tmp/lut.csv"
+
+# broken NAME WANT JSON: WANT must appear on stderr after "<file>: " (for parse errors after "<file>:").
+n_broken=0
+broken() {
+        local name=$1 want=$2 json=$3
+        local f="$tmp/broken-$n_broken.json"
+        n_broken=$((n_broken + 1))
+        printf '%s\n' "$json" >"$f"
+        run --check-config --config "$f"
+        if [ "$rc" -ne 78 ]; then
+                fail "--check-config rejects: $name" "exit $rc, want 78"
+        elif ! grep -qF -- "$f:" "$tmp/err" || ! grep -qF -- "$want" "$tmp/err"; then
+                fail "--check-config rejects: $name" "stderr lacks '$f:' or '$want'"
+        elif [[ "$want" != *"parse error"* ]] && ! grep -qF -- "$f: $want" "$tmp/err"; then
+                fail "--check-config rejects: $name" "stderr lacks '$f: $want'"
+        elif grep -q 'valid' "$tmp/out"; then
+                fail "--check-config rejects: $name" "stdout claims the file is valid"
+        else
+                pass "--check-config rejects: $name (exit 78, names $want)"
+        fi
+}
+
+broken "a JSON syntax error" "parse error" '{"mqtt": {"host": "127.0.0.1:1"},}'
+broken "trailing garbage" "parse error" "{$mqtt} x"
+broken "top level not an object" "expected a JSON object" '["mqtt"]'
+broken "missing mqtt section" "mqtt: required section is missing" '{}'
+broken "mqtt.host without port" "mqtt.host: expected host:port" '{"mqtt": {"host": "broker"}}'
+broken "unknown top-level key" "mqttt: unknown key" "{$mqtt, \"mqttt\": {}}"
+broken "number written with a comma" 'supervisor.cell_low.threshold: expected a number, got "3,1"' \
+        "{$mqtt, \"supervisor\": {\"cell_low\": {\"enabled\": true, \"threshold\": \"3,1\"}}}"
+broken "cell threshold out of range" "supervisor.cell_high.threshold: 3650 out of range" \
+        "{$mqtt, \"supervisor\": {\"cell_high\": {\"enabled\": true, \"threshold\": 3650}}}"
+broken "netzero without enabled" "netzero.enabled: required boolean is missing" \
+        "{$mqtt, \"netzero\": {\"signed\": true}}"
+broken "unknown driver" 'devices.bat1.driver: unknown driver "jkBmsBD4"' \
+        "{$mqtt, \"devices\": {\"bat1\": {\"driver\": \"jkBmsBD4\", \"mac\": \"aa:bb:cc:dd:ee:ff\"}}}"
+broken "bad MAC" "devices.bat1.mac: expected a MAC address" \
+        "{$mqtt, \"devices\": {\"bat1\": {\"driver\": \"daly8S24V60A\", \"mac\": \"aa-bb-cc-dd-ee-ff\"}}}"
+broken "BLE interval out of range" "devices.bat1.interval: 1 out of range" \
+        "{$mqtt, \"devices\": {\"bat1\": {\"driver\": \"jkBmsBd4\", \"mac\": \"aa:bb:cc:dd:ee:ff\", \"interval\": 1}}}"
+broken "bad device name" 'devices: invalid device name "bat 1"' \
+        "{$mqtt, \"devices\": {\"bat 1\": {\"driver\": \"lltPowerBmsV4Ble\", \"mac\": \"aa:bb:cc:dd:ee:ff\"}}}"
+broken "missing power LUT file" "devices.inv.power_lut: cannot read file" \
+        "{$mqtt, \"general\": {\"inverter_power\": 100}, \"devices\": {\"inv\": {\"driver\": \"ahoyDtu\", \"host\": \"127.0.0.1:80\", \"id\": 0, \"power_lut\": \"no-such-lut.csv\"}}}"
+broken "mqtt.root with a wildcard" "mqtt.root: expected a topic" '{"mqtt": {"host": "127.0.0.1:1", "root": "home/#"}}'
+broken "http token too short" "http.token: too short" "{$mqtt, \"http\": {\"token\": \"short\"}}"
+broken "inverter without netzero and inverter_power" "general.inverter_power: required" \
+        "{$mqtt, \"devices\": {\"inv\": {\"driver\": \"ahoyDtu\", \"host\": \"127.0.0.1:80\", \"id\": 0, \"power_lut\": \"lut.csv\"}}}"
+broken "netzero without a consumption device" "netzero.enabled: netzero needs at least one consumption device" \
+        "{$mqtt, \"netzero\": {\"enabled\": true, \"signed\": true}, \"general\": {\"inverter_power\": 100}, \"devices\": {\"inv\": {\"driver\": \"ahoyDtu\", \"host\": \"127.0.0.1:80\", \"id\": 0, \"power_lut\": \"lut.csv\"}}}"
+broken "cell_low not below cell_high" "supervisor.cell_low.threshold: must be below" \
+        "{$mqtt, \"supervisor\": {\"cell_low\": {\"enabled\": true, \"threshold\": 3.6}, \"cell_high\": {\"enabled\": true, \"threshold\": 3.5}}}"
+broken "bad victron control" "devices.mppt.control: expected" \
+        "{$mqtt, \"devices\": {\"mppt\": {\"driver\": \"victronMppt\", \"port\": \"/dev/null\", \"control\": \"gpio\"}}}"
+broken "wrong type in a check" "supervisor.mqtt_offline.enabled: expected true or false" \
+        "{$mqtt, \"supervisor\": {\"mqtt_offline\": {\"enabled\": \"yes\", \"threshold\": 60}}}"
+
+# Several mistakes at once: each is listed.
+f="$tmp/many.json"
+printf '%s\n' "{\"mqtt\": {\"host\": \"broker\", \"root\": \"/x\"}, \"logging\": {\"level\": \"loud\"}, \"devices\": {\"bat1\": {\"driver\": \"lltPowerBmsV4Ble\", \"mac\": \"nope\"}}}" >"$f"
+run --check-config --config "$f"
+missing=""
+for key in mqtt.host mqtt.root logging.level devices.bat1.mac; do
+        grep -qF -- "$f: $key:" "$tmp/err" || missing="$missing $key"
+done
+if [ "$rc" -eq 78 ] && [ -z "$missing" ]; then
+        pass "--check-config lists every error of a file with four mistakes"
+else
+        fail "--check-config lists every error of a file with four mistakes" "exit $rc, missing:$missing"
+fi
+
+# A secret of the wrong type is not echoed.
+f="$tmp/secret.json"
+printf '%s\n' '{"mqtt": {"host": "127.0.0.1:1", "user": "u", "password": 73196482}}' >"$f"
+run --check-config --config "$f"
+if [ "$rc" -eq 78 ] && grep -qF "mqtt.password" "$tmp/err" && ! grep -qF 73196482 "$tmp/err" "$tmp/out"; then
+        pass "--check-config does not echo a password"
+else
+        fail "--check-config does not echo a password" "exit $rc"
+fi
+
+# ---- files that cannot be read ----
+
+f="$tmp/does-not-exist.json"
+run --check-config --config "$f"
+if [ "$rc" -eq 78 ] && grep -qF -- "$f" "$tmp/err"; then
+        pass "missing config file exits 78 and names the file"
+else
+        fail "missing config file exits 78 and names the file" "exit $rc, want 78"
+fi
+
+run --check-config --config "$tmp"
+if [ "$rc" -eq 78 ] && grep -qF -- "$tmp" "$tmp/err"; then
+        pass "a directory as config file exits 78"
+else
+        fail "a directory as config file exits 78" "exit $rc, want 78"
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+        echo "ok - unreadable config file exits 78 # SKIP running as root (root can read a mode 000 file)"
+else
+        f="$tmp/unreadable.json"
+        printf '{%s}\n' "$mqtt" >"$f"
+        chmod 000 "$f"
+        run --check-config --config "$f"
+        if [ "$rc" -eq 78 ] && grep -qF -- "$f" "$tmp/err"; then
+                pass "unreadable config file exits 78 and names the file"
+        else
+                fail "unreadable config file exits 78 and names the file" "exit $rc, want 78"
+        fi
+        chmod 600 "$f"
+fi
+
+# ---- the daemon itself ----
+
+f="$tmp/daemon-broken.json"
+printf '%s\n' "{$mqtt, \"devices\": {$llt}, \"supervisor\": {\"cell_low\": {\"enabled\": true, \"threshold\": \"3,1\"}}}" >"$f"
+run --config "$f"
+if [ "$rc" -ne 78 ]; then
+        fail "the daemon exits 78 on a broken file" "exit $rc, want 78"
+elif ! grep -qF -- "$f: supervisor.cell_low.threshold" "$tmp/err"; then
+        fail "the daemon exits 78 on a broken file" "the key path is not on stderr"
+elif daemon_logged; then
+        fail "the daemon exits 78 on a broken file" "it logged as a running daemon: it started something"
+else
+        pass "the daemon exits 78 on a broken file before starting anything"
+fi
+
+run --config "$tmp/does-not-exist.json"
+if [ "$rc" -eq 78 ] && ! daemon_logged; then
+        pass "the daemon exits 78 on a missing file"
+else
+        fail "the daemon exits 78 on a missing file" "exit $rc, want 78"
+fi
+
+# A driver whose transport is not implemented yet: a valid file, but the daemon refuses to start.
+# mqtt.host 127.0.0.1:1 so that no broker is ever needed.
+f="$tmp/not-implemented.json"
+printf '%s\n' "{$mqtt, \"devices\": {$llt}}" >"$f"
+run --check-config --config "$f"
+if [ "$rc" -eq 0 ]; then
+        pass "--check-config accepts a driver that is not implemented yet"
+else
+        fail "--check-config accepts a driver that is not implemented yet" "exit $rc, want 0"
+fi
+run --config "$f"
+if [ "$rc" -eq 124 ]; then
+        fail "the daemon refuses a driver that is not implemented yet" "still running after 30 s"
+elif [ "$rc" -ne 78 ]; then
+        fail "the daemon refuses a driver that is not implemented yet" "exit $rc, want 78"
+elif ! grep -qi 'not implemented' "$tmp/err"; then
+        fail "the daemon refuses a driver that is not implemented yet" "no \"not implemented\" message on stderr"
+elif ! grep -qF 'lltPowerBmsV4Ble' "$tmp/err"; then
+        fail "the daemon refuses a driver that is not implemented yet" "the message does not name the driver"
+else
+        pass "the daemon refuses a driver that is not implemented yet (exit 78)"
+fi
+
+# ---- usage errors are not config errors ----
+
+run --no-such-option
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 78 ]; then
+        pass "an unknown option is a usage error (exit $rc)"
+else
+        fail "an unknown option is a usage error" "exit $rc"
+fi
+
+echo "# $checks checks, $failures failed"
+if [ "$failures" -ne 0 ]; then
+        exit 1
+fi
+exit 0
