@@ -69,24 +69,37 @@ static int decode_binary(const uint8_t *b, size_t len, int *ret_w, const char **
         return BAD("binary payload must be 2 (s16) or 4 (s32) bytes");
 }
 
+/* Parses exactly one JSON document: trailing bytes other than white space
+ * (or a terminating NUL) make the payload invalid. */
+static struct json_object *parse_whole(const char *p, size_t len) {
+        struct json_tokener *tok = json_tokener_new();
+        struct json_object *o;
+
+        if (!tok)
+                return NULL;
+        o = json_tokener_parse_ex(tok, p, (int) len);
+        bool ok = json_tokener_get_error(tok) == json_tokener_success;
+        for (size_t i = ok ? json_tokener_get_parse_end(tok) : len; ok && i < len; i++)
+                if (!strchr(" \t\r\n", p[i]) || p[i] == 0)
+                        ok = p[i] == 0 && i + 1 == len;
+        json_tokener_free(tok);
+        if (!ok) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
 static int decode_json(const char *path, const char *p, size_t len, int *ret_w, const char **ret_reason) {
-        struct json_tokener *tok;
         struct json_object *root, *cur;
         char key[129];
         int r;
 
         if (!path || len > 65536)
                 return BAD("JSON payload too large");
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        root = json_tokener_parse_ex(tok, p, (int) len);
-        bool ok = json_tokener_get_error(tok) == json_tokener_success;
-        json_tokener_free(tok);
-        if (!ok || !root) {
-                json_object_put(root);
+        root = parse_whole(p, len);
+        if (!root)
                 return BAD("not valid JSON");
-        }
         cur = root;
         for (const char *s = path; cur && *s;) {
                 const char *dot = strchr(s, '.');
@@ -186,11 +199,36 @@ static uint32_t mask_of(unsigned n) {
         return n >= 32 ? UINT32_MAX : ((uint32_t) 1 << n) - 1;
 }
 
+static int part_check(const struct mqtt_battery_assembler *a, const char *sub, size_t len, const char **ret_reason) {
+        unsigned k;
+
+        if (strcmp(sub, "v") == 0 || strcmp(sub, "i") == 0 || strcmp(sub, "c") == 0 || strcmp(sub, "n") == 0)
+                return len == 2 ? 0 : BAD("expected 2 bytes");
+        if (strcmp(sub, "soc") == 0)
+                return len == 1 ? 0 : BAD("expected 1 byte");
+        if (strncmp(sub, "cell/", 5) == 0) {
+                if (!parse_index(sub + 5, a->cells_count, &k))
+                        return BAD("cell index out of range");
+                return len == 2 ? 0 : BAD("expected 2 bytes");
+        }
+        if (strncmp(sub, "temp/", 5) == 0) {
+                if (!parse_index(sub + 5, a->temps_count, &k))
+                        return BAD("temperature index out of range");
+                return len == 2 ? 0 : BAD("expected 2 bytes");
+        }
+        return BAD("unknown part");
+}
+
 int mqtt_battery_feed(struct mqtt_battery_assembler *a, const char *sub, const void *payload, size_t len,
                       uint64_t now_usec, struct battery_record *ret, const char **ret_reason) {
         const uint8_t *b = payload;
         unsigned k;
+        int r;
 
+        /* A rejected part changes nothing: not even the record's start time. */
+        r = part_check(a, sub, len, ret_reason);
+        if (r < 0)
+                return r;
         if (!a->started || now_usec > a->first_usec + MQTT_BATTERY_PART_MAX_AGE_USEC)
                 assembler_restart(a, now_usec);
 
@@ -278,20 +316,14 @@ static bool get_list(struct json_object *o, const char *key, double *out, size_t
 
 int mqtt_battery_parse_json(const void *payload, size_t len, struct battery_record *ret, const char **ret_reason) {
         struct battery_record r = {};
-        struct json_tokener *tok;
         struct json_object *root;
         double cycles = 0;
         int k = 0;
 
         if (len > 65536)
                 return BAD("JSON payload too large");
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        root = json_tokener_parse_ex(tok, payload, (int) len);
-        bool ok = json_tokener_get_error(tok) == json_tokener_success;
-        json_tokener_free(tok);
-        if (!ok || !json_object_is_type(root, json_type_object)) {
+        root = parse_whole(payload, len);
+        if (!json_object_is_type(root, json_type_object)) {
                 json_object_put(root);
                 return BAD("not a JSON object");
         }

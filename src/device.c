@@ -11,6 +11,7 @@
 #include "homebattery/transport.h"
 #include "manager.h"
 #include "mqtt.h"
+#include "transport-ble.h"
 #include "transport-http.h"
 
 struct device {
@@ -19,6 +20,7 @@ struct device {
         const struct driver *driver;
         void *state;
         struct control_device *control;
+        uint64_t read_interval_usec; /* set in new(), before the control core knows the device */
 };
 
 int device_new(struct manager *m, const char *name, const struct driver *drv, const void *config,
@@ -72,6 +74,8 @@ void *device_get_state(const struct device *d) {
 
 void device_set_control(struct device *d, struct control_device *cd) {
         d->control = cd;
+        if (cd && d->read_interval_usec)
+                control_device_set_read_interval(cd, d->read_interval_usec);
 }
 
 const char *device_get_name(const struct device *d) {
@@ -87,6 +91,7 @@ uint64_t device_now_usec(const struct device *d) {
 }
 
 void device_set_read_interval(struct device *d, uint64_t interval_usec) {
+        d->read_interval_usec = interval_usec;
         if (d->control)
                 control_device_set_read_interval(d->control, interval_usec);
 }
@@ -131,4 +136,12 @@ int transport_http_request(struct device *d, const char *url, const struct http_
         if (!c)
                 return -ENOTCONN;
         return http_client_request(c, url, o, done, userdata, ret);
+}
+
+int transport_ble_open(struct device *d, const char *mac, const struct ble_profile *p, const struct ble_callbacks *cb,
+                       void *userdata, struct ble_link **ret) {
+        struct ble_manager *bm = manager_get_ble(d->manager);
+        if (!bm)
+                return -ENOTCONN;
+        return ble_manager_open(bm, d, mac, p, cb, userdata, ret);
 }

@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "mqtt.h"
 #include "outputs-mqtt.h"
+#include "transport-ble.h"
 #include "transport-http.h"
 
 #define SENDER "main"
@@ -33,6 +34,7 @@ struct manager {
         struct mqtt *mqtt;
         struct outputs_mqtt *outputs_mqtt;
         struct http_client *http;
+        struct ble_manager *ble;
         struct device **devices;
         size_t n_devices;
 
@@ -68,6 +70,10 @@ struct mqtt *manager_get_mqtt(struct manager *m) {
 
 struct http_client *manager_get_http(struct manager *m) {
         return m->http;
+}
+
+struct ble_manager *manager_get_ble(struct manager *m) {
+        return m->ble;
 }
 
 const struct config *manager_get_config(struct manager *m) {
@@ -131,6 +137,7 @@ struct manager *manager_free(struct manager *m) {
         free(m->devices);
         m->control = control_free(m->control);
         m->http = http_client_free(m->http);
+        m->ble = ble_manager_free(m->ble);
         m->mqtt = mqtt_free(m->mqtt);
         m->outputs_mqtt = outputs_mqtt_free(m->outputs_mqtt);
         sd_event_source_disable_unref(m->sig_term);
@@ -319,6 +326,10 @@ int manager_start(struct manager *m) {
         r = http_client_new(m->event, &m->http);
         if (r < 0)
                 return log_error_errno(r, SENDER, "Failed to set up the HTTP client: %m");
+        /* The system bus is opened on the first BLE read only. */
+        r = ble_manager_new(m->event, m->config->bluetooth_adapter, &m->ble);
+        if (r < 0)
+                return log_error_errno(r, SENDER, "Failed to set up Bluetooth: %m");
         r = control_new(m->config, m->start_usec, outputs_mqtt_get(m->outputs_mqtt), &m->control);
         if (r < 0)
                 return log_error_errno(r, SENDER, "Failed to set up the control core: %m");

@@ -27,5 +27,6 @@ sd_event *manager_get_event(struct manager *m);
 struct control *manager_get_control(struct manager *m);
 struct mqtt *manager_get_mqtt(struct manager *m);
 struct http_client *manager_get_http(struct manager *m);
+struct ble_manager *manager_get_ble(struct manager *m);
 const struct config *manager_get_config(struct manager *m);
 uint64_t manager_now_usec(struct manager *m);

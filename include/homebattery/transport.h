@@ -3,6 +3,7 @@
  * and never block; a driver gets its data through callbacks. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,3 +52,30 @@ int transport_http_request(struct device *d, const char *url, const struct http_
                            void *userdata, struct http_request **ret);
 /* Cancels a request in flight; `done` is not called. NULL is fine. */
 void transport_http_cancel(struct http_request *r);
+
+/* Bluetooth LE through BlueZ (sd-bus, asynchronous, each call with its own
+ * timeout). A link is queued: one discovery/connection at a time across all
+ * devices. Once connected the transport has found the characteristics and
+ * enabled notifications; the driver then writes requests and gets
+ * notifications until it closes the link. */
+struct ble_profile {
+        const char *service_uuids[3]; /* tried in order; 128-bit, lower case */
+        const char *notify_uuids[3];  /* parallel to service_uuids */
+        const char *write_uuids[3];
+        bool write_command; /* WriteValue type "command" (without response), else "request" */
+};
+
+struct ble_callbacks {
+        void (*ready)(void *userdata);
+        void (*notification)(void *userdata, const uint8_t *data, size_t len);
+        /* The link failed or dropped; `step` names what failed. The link is
+         * gone: do not close it. */
+        void (*failed)(void *userdata, int error, const char *step);
+};
+
+struct ble_link;
+int transport_ble_open(struct device *d, const char *mac, const struct ble_profile *p, const struct ble_callbacks *cb,
+                       void *userdata, struct ble_link **ret);
+int transport_ble_write(struct ble_link *l, const uint8_t *data, size_t len);
+/* Stops notifications and disconnects in the background; no more callbacks. */
+void transport_ble_close(struct ble_link *l);
