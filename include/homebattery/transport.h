@@ -79,3 +79,20 @@ int transport_ble_open(struct device *d, const char *mac, const struct ble_profi
 int transport_ble_write(struct ble_link *l, const uint8_t *data, size_t len);
 /* Stops notifications and disconnects in the background; no more callbacks. */
 void transport_ble_close(struct ble_link *l);
+
+/* Serial port (VE.Direct): raw 8N1 at the given baud rate, non-blocking, read
+ * in the loop. When the port vanishes or fails (USB unplugged) it is closed,
+ * `closed` is called, and opening is retried every few seconds. */
+struct serial_callbacks {
+        void (*opened)(void *userdata);
+        void (*data)(void *userdata, const uint8_t *data, size_t len);
+        void (*closed)(void *userdata, int error);
+};
+
+struct serial_port;
+int transport_serial_open(struct device *d, const char *path, unsigned baud, const struct serial_callbacks *cb,
+                          void *userdata, struct serial_port **ret);
+/* Queues bytes; -ENOTCONN while the port is closed. */
+int transport_serial_write(struct serial_port *p, const void *data, size_t len);
+bool transport_serial_is_open(const struct serial_port *p);
+void transport_serial_close(struct serial_port *p);
