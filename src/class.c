@@ -37,7 +37,7 @@ bool switch_class_update_status(struct switch_class *c) {
         size_t n = 0;
 
         for (size_t i = 0; i < c->n_members && n < ELEMENTSOF(s); i++)
-                s[n++] = c->members[i]->status;
+                s[n++] = c->members[i]->status[c->cls];
         enum device_status merged = class_merge_status(s, n);
         if (merged == c->status && c->status_published)
                 return false;
@@ -52,13 +52,13 @@ bool switch_class_update_power(struct switch_class *c) {
 
         for (size_t i = 0; i < c->n_members; i++) {
                 const struct class_member *m = c->members[i];
-                if (m->status != DEVICE_STATUS_ON)
+                if (m->status[c->cls] != DEVICE_STATUS_ON)
                         continue;
-                if (!m->power_known) {
+                if (!m->power_known[c->cls]) {
                         known = false;
                         break;
                 }
-                sum += m->power_w;
+                sum += m->power_w[c->cls];
         }
         if (known == c->power_known && (!known || sum == c->power_w))
                 return false;
@@ -119,7 +119,7 @@ void switch_class_energy_report(const struct switch_class *c, const struct outpu
                         continue; /* unknown is not 0: publish nothing for it */
                 any = true;
                 sum += wh;
-                OUTPUT(out, energy, c->cls, m->name, wh, m->status, m->power_known ? m->power_w : -1);
+                OUTPUT(out, energy, c->cls, m->name, wh, m->status[c->cls], m->power_known[c->cls] ? m->power_w[c->cls] : -1);
         }
         if (any)
                 OUTPUT(out, energy, c->cls, NULL, sum, c->status, c->power_known ? c->power_w : -1);

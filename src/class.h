@@ -15,9 +15,10 @@ struct class_member {
         char *name;
         const struct driver *drv;
         void *state;
-        enum device_status status;
-        bool power_known;
-        int power_w;
+        /* A driver may serve several switched classes: one status and power each. */
+        enum device_status status[_DEVICE_CLASS_MAX];
+        bool power_known[_DEVICE_CLASS_MAX];
+        int power_w[_DEVICE_CLASS_MAX];
         /* inverter: the device's range */
         int min_w, max_w;
         /* battery */

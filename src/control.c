@@ -101,7 +101,6 @@ int control_add_device(struct control *ctl, const char *name, const struct drive
         d->member = (struct class_member) {
                 .drv = drv,
                 .state = state,
-                .status = DEVICE_STATUS_SYNCING,
                 .read_interval_usec = 60 * USEC_PER_SEC,
         };
         n = realloc(ctl->devices, (ctl->n_devices + 1) * sizeof(*n));
@@ -113,6 +112,8 @@ int control_add_device(struct control *ctl, const char *name, const struct drive
         }
         ctl->devices = n;
         ctl->devices[ctl->n_devices++] = d;
+        for (size_t i = 0; i < _DEVICE_CLASS_MAX; i++)
+                d->member.status[i] = DEVICE_STATUS_SYNCING;
 
         for (size_t i = 0; i < ELEMENTSOF(switched) && r >= 0; i++) {
                 struct switch_class *c = &ctl->classes[switched[i]];
@@ -286,13 +287,13 @@ void control_device_status(struct control_device *d, enum device_class c, enum d
         if ((unsigned) c >= _DEVICE_CLASS_MAX || (unsigned) s >= _DEVICE_STATUS_MAX ||
             !(d->member.drv->classes & CLASS_BIT(c)))
                 return;
-        bool changed = d->member.status != s;
-        d->member.status = s;
+        bool changed = d->member.status[c] != s;
+        d->member.status[c] = s;
         if (c != DEVICE_CLASS_CHARGER && c != DEVICE_CLASS_SOLAR && c != DEVICE_CLASS_INVERTER)
                 return;
         if (changed)
                 OUTPUT(&ctl->out, device_state, c, d->member.name, s,
-                       d->member.power_known ? d->member.power_w : -1);
+                       d->member.power_known[c] ? d->member.power_w[c] : -1);
         class_changed(ctl, c, now_usec);
 }
 
@@ -304,12 +305,12 @@ void control_device_power(struct control_device *d, enum device_class c, int pow
                 return;
         if (!(m->drv->classes & CLASS_BIT(c)))
                 return;
-        if (m->power_known && m->power_w == power_w)
+        if (m->power_known[c] && m->power_w[c] == power_w)
                 return;
-        m->power_known = true;
-        m->power_w = power_w;
+        m->power_known[c] = true;
+        m->power_w[c] = power_w;
         OUTPUT(&ctl->out, device_power, c, m->name, power_w);
-        OUTPUT(&ctl->out, device_state, c, m->name, m->status, power_w);
+        OUTPUT(&ctl->out, device_state, c, m->name, m->status[c], power_w);
         class_changed(ctl, c, now_usec);
 }
 

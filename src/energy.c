@@ -9,19 +9,17 @@
 #define USEC_PER_SEC 1000000ULL
 
 uint64_t energy_next_report_usec(uint64_t realtime_usec) {
-        time_t now = (time_t) (realtime_usec / USEC_PER_SEC), next;
+        time_t now = (time_t) (realtime_usec / USEC_PER_SEC);
+        time_t t = now - now % 60 + 60;
         struct tm tm;
 
-        if (!localtime_r(&now, &tm))
-                return (realtime_usec / (900 * USEC_PER_SEC) + 1) * 900 * USEC_PER_SEC;
-        tm.tm_sec = 0;
-        tm.tm_min = (tm.tm_min / 15 + 1) * 15;
-        tm.tm_isdst = -1;
-        /* mktime() normalises minute 60 into the next hour (and day). */
-        next = mktime(&tm);
-        if (next == (time_t) -1 || next <= now)
-                next = now + 900 - now % 900;
-        return (uint64_t) next * USEC_PER_SEC;
+        /* Walk whole minutes until local time shows :00/:15/:30/:45. Unlike
+         * mktime() on a computed local time, this is right in the repeated
+         * hour of the autumn DST change (02:00 CET comes after 02:45 CEST). */
+        for (int i = 0; i < 24 * 60; i++, t += 60)
+                if (localtime_r(&t, &tm) && tm.tm_min % 15 == 0)
+                        return (uint64_t) t * USEC_PER_SEC;
+        return (uint64_t) (now + 900 - now % 900) * USEC_PER_SEC;
 }
 
 double energy_counter_delta(bool has_last, double last, double now) {

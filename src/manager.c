@@ -255,6 +255,12 @@ static void on_mqtt_connected(void *userdata) {
         update_status(m);
 }
 
+/* Home Assistant announces its own restarts: send discovery and states again. */
+static void on_ha_status(void *userdata, const char *topic, const void *payload, size_t len) {
+        if (len == 6 && memcmp(payload, "online", 6) == 0)
+                on_mqtt_connected(userdata);
+}
+
 static int setup_mqtt(struct manager *m) {
         const struct config_mqtt *c = &m->config->mqtt;
         _cleanup_free_ char *status = NULL, *mode_set = NULL, *reset = NULL;
@@ -278,12 +284,20 @@ static int setup_mqtt(struct manager *m) {
         r = mqtt_new(m->event, &s, &cb, m, &m->mqtt);
         if (r < 0)
                 return log_error_errno(r, "mqtt", "Failed to set up the MQTT client: %m");
-        r = outputs_mqtt_new(m->mqtt, c, &m->outputs_mqtt);
+        r = outputs_mqtt_new(m->mqtt, m->config, &m->outputs_mqtt);
         if (r < 0)
                 return r;
         if ((r = mqtt_subscribe(m->mqtt, mode_set, 2, on_mode_set, m)) < 0 ||
             (r = mqtt_subscribe(m->mqtt, reset, 1, on_reset, m)) < 0)
                 return log_error_errno(r, "mqtt", "Failed to subscribe: %m");
+        if (c->ha_enabled) {
+                _cleanup_free_ char *ha = NULL;
+                if (asprintf(&ha, "%s/status", c->ha_prefix) < 0)
+                        return -ENOMEM;
+                r = mqtt_subscribe(m->mqtt, ha, 1, on_ha_status, m);
+                if (r < 0)
+                        return log_error_errno(r, "mqtt", "Failed to subscribe: %m");
+        }
         return 0;
 }
 

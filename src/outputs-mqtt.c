@@ -10,17 +10,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "homeassistant.h"
 #include "homebattery/log.h"
 #include "mqtt-encode.h"
 #include "outputs-mqtt.h"
 
+/* What Home Assistant was told about each battery (cells, temperatures). */
+struct ha_shape {
+        char name[33];
+        size_t n_cells, n_temps;
+};
+
 struct outputs_mqtt {
         struct mqtt *mqtt;
+        const struct config *config;
         struct outputs outputs;
         char *root;
         char *status_topic;
         bool json;
+        struct ha_shape shapes[64];
+        size_t n_shapes;
 };
+
+static void ha_emit_doc(void *userdata, const char *topic, const char *payload) {
+        struct outputs_mqtt *o = userdata;
+        /* Retained, so Home Assistant finds them whenever it starts. */
+        int r = mqtt_publish(o->mqtt, topic, payload, strlen(payload), 1, true);
+        if (r < 0 && r != -ENOTCONN)
+                log_debug_errno(r, "mqtt", "Publishing %s failed: %m", topic);
+}
+
+static void ha_battery_shape(struct outputs_mqtt *o, const char *name, const struct battery_record *r) {
+        struct ha_shape *s = NULL;
+
+        if (!o->config->mqtt.ha_enabled)
+                return;
+        for (size_t i = 0; i < o->n_shapes; i++)
+                if (strcmp(o->shapes[i].name, name) == 0)
+                        s = &o->shapes[i];
+        if (s && s->n_cells == r->n_cells && s->n_temps == r->n_temps)
+                return;
+        if (!s) {
+                if (o->n_shapes >= ELEMENTSOF(o->shapes))
+                        return;
+                s = &o->shapes[o->n_shapes++];
+                snprintf(s->name, sizeof(s->name), "%s", name);
+        }
+        s->n_cells = r->n_cells;
+        s->n_temps = r->n_temps;
+        struct ha_battery_shape shape = { .name = s->name, .n_cells = s->n_cells, .n_temps = s->n_temps };
+        if (homeassistant_battery_documents(o->config, &shape, ha_emit_doc, o) < 0)
+                log_warning("mqtt", "Cannot build the Home Assistant documents of battery %s", name);
+}
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
@@ -168,6 +209,8 @@ static void on_battery(void *userdata, const char *name, const struct battery_re
         struct outputs_mqtt *o = userdata;
         uint8_t b[2];
 
+        ha_battery_shape(o, name, r);
+
         encode_u16(r->voltage_v * 100, b);
         pubf(o, b, 2, 0, "%s/bat/dev/%s/v", o->root, name);
         encode_s16(r->current_a * 10, b);
@@ -252,11 +295,13 @@ static const struct outputs_ops mqtt_outputs_ops = {
         .consumption = on_consumption,
 };
 
-int outputs_mqtt_new(struct mqtt *mqtt, const struct config_mqtt *c, struct outputs_mqtt **ret) {
+int outputs_mqtt_new(struct mqtt *mqtt, const struct config *config, struct outputs_mqtt **ret) {
+        const struct config_mqtt *c = &config->mqtt;
         struct outputs_mqtt *o = calloc(1, sizeof(*o));
         if (!o)
                 return -ENOMEM;
         o->mqtt = mqtt;
+        o->config = config;
         o->json = c->json;
         o->outputs = (struct outputs) { .ops = &mqtt_outputs_ops, .userdata = o };
         if (!(o->root = strdup(c->root)) || asprintf(&o->status_topic, "%s/status", c->root) < 0) {
@@ -286,6 +331,12 @@ const char *outputs_mqtt_status_topic(struct outputs_mqtt *o) {
 }
 
 void outputs_mqtt_connected(struct outputs_mqtt *o) {
-        /* Home Assistant discovery is published here (MQTT issue). */
-        (void) o;
+        struct ha_battery_shape shapes[ELEMENTSOF(o->shapes)];
+
+        if (!o->config->mqtt.ha_enabled)
+                return;
+        for (size_t i = 0; i < o->n_shapes; i++)
+                shapes[i] = (struct ha_battery_shape) { o->shapes[i].name, o->shapes[i].n_cells, o->shapes[i].n_temps };
+        if (homeassistant_documents(o->config, shapes, o->n_shapes, ha_emit_doc, o) < 0)
+                log_warning("mqtt", "Cannot build the Home Assistant discovery documents");
 }

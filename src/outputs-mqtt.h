@@ -10,7 +10,7 @@
 
 struct outputs_mqtt;
 
-int outputs_mqtt_new(struct mqtt *mqtt, const struct config_mqtt *c, struct outputs_mqtt **ret);
+int outputs_mqtt_new(struct mqtt *mqtt, const struct config *c, struct outputs_mqtt **ret);
 struct outputs_mqtt *outputs_mqtt_free(struct outputs_mqtt *o);
 const struct outputs *outputs_mqtt_get(struct outputs_mqtt *o);
 /* After every connect: Home Assistant discovery documents. */
