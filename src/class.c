@@ -108,7 +108,7 @@ static int member_energy(const struct class_member *m, enum device_class cls, do
         return fn ? fn(m->state, ret_wh) : -ENODATA;
 }
 
-void switch_class_energy_report(const struct switch_class *c, const struct outputs *out) {
+double switch_class_energy_report(const struct switch_class *c, const struct outputs *out) {
         double sum = 0;
         bool any = false;
 
@@ -123,4 +123,5 @@ void switch_class_energy_report(const struct switch_class *c, const struct outpu
         }
         if (any)
                 OUTPUT(out, energy, c->cls, NULL, sum, c->status, c->power_known ? c->power_w : -1);
+        return sum;
 }

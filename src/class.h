@@ -29,6 +29,7 @@ struct class_member {
         uint64_t read_interval_usec;
         bool read_pending;
         unsigned read_failures;
+        char last_error[96];
         /* consumption */
         bool heard;
         int consumption_w;
@@ -48,6 +49,7 @@ struct switch_class {
         bool status_published;
         bool power_known;
         int power_w;
+        double energy_today_wh;
 };
 
 int class_add_member(struct class_member ***members, size_t *n, struct class_member *m);
@@ -59,8 +61,8 @@ bool switch_class_update_power(struct switch_class *c);
 /* Switches every member; failures are logged at debug by the caller. */
 void switch_class_set_on(struct switch_class *c, bool on);
 void switch_class_publish(const struct switch_class *c, const struct outputs *out);
-/* Energy since the last report, per member and summed. */
-void switch_class_energy_report(const struct switch_class *c, const struct outputs *out);
+/* Energy since the last report, per member and summed; returns the sum. */
+double switch_class_energy_report(const struct switch_class *c, const struct outputs *out);
 
 /* Inverter class: total power split by maximum power (see inverter.c). */
 int inverter_class_max_w(const struct switch_class *c);

@@ -39,6 +39,7 @@ struct control {
         uint64_t serial_idle_since_usec;
         const char *top_lock;
         bool protect_all;
+        int energy_day;
         struct control_stats stats;
 };
 
@@ -55,6 +56,7 @@ int control_new(const struct config *config, uint64_t start_usec, const struct o
         ctl->config = config;
         ctl->out = *out;
         ctl->top_lock = "startup";
+        ctl->energy_day = -1;
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
                 ctl->classes[switched[i]].cls = switched[i];
         r = supervisor_new(&config->supervisor, start_usec, &ctl->supervisor);
@@ -259,9 +261,16 @@ void control_republish(struct control *ctl) {
                 switch_class_publish(&ctl->classes[switched[i]], &ctl->out);
 }
 
-void control_energy_report(struct control *ctl, uint64_t now_usec) {
-        for (size_t i = 0; i < ELEMENTSOF(switched); i++)
-                switch_class_energy_report(&ctl->classes[switched[i]], &ctl->out);
+void control_energy_report(struct control *ctl, uint64_t now_usec, int local_day) {
+        bool new_day = ctl->energy_day >= 0 && local_day != ctl->energy_day;
+
+        ctl->energy_day = local_day;
+        for (size_t i = 0; i < ELEMENTSOF(switched); i++) {
+                struct switch_class *c = &ctl->classes[switched[i]];
+                double wh = switch_class_energy_report(c, &ctl->out);
+                /* The report at 00:00 still belongs to the day that ended. */
+                c->energy_today_wh = new_day ? 0 : c->energy_today_wh + wh;
+        }
 }
 
 void control_protect_all(struct control *ctl, uint64_t now_usec) {
@@ -340,9 +349,11 @@ void control_device_battery(struct control_device *d, const struct battery_recor
                 OUTPUT(&ctl->out, battery_sum, sums.current_a, sums.remaining_ah, sums.soc_pct);
 }
 
-void control_device_read_failed(struct control_device *d, uint64_t now_usec) {
+void control_device_read_failed(struct control_device *d, uint64_t now_usec, int error, const char *step) {
         serial_read_done(d, now_usec);
         d->member.read_failures++;
+        snprintf(d->member.last_error, sizeof(d->member.last_error), "%s: %s", step ? step : "read",
+                 strerror(error < 0 ? -error : error));
 }
 
 void control_device_consumption(struct control_device *d, int power_w, uint64_t now_usec) {
@@ -393,4 +404,46 @@ const char *control_get_top_lock(const struct control *ctl) {
 
 const struct control_stats *control_get_stats(const struct control *ctl) {
         return &ctl->stats;
+}
+
+size_t control_get_n_devices(const struct control *ctl) {
+        return ctl->n_devices;
+}
+
+void control_get_device(const struct control *ctl, size_t i, struct control_device_info *ret) {
+        const struct class_member *m = &ctl->devices[i]->member;
+
+        *ret = (struct control_device_info) {
+                .name = m->name,
+                .driver = m->drv->name,
+                .classes = m->drv->classes,
+                .record = m->has_record ? &m->record : NULL,
+                .forwarded = m->drv->battery && m->drv->battery->forwarded,
+                .last_good_read_usec = m->last_good_read_usec,
+                .read_failures = m->read_failures,
+                .last_error = m->last_error,
+                .heard = m->heard,
+                .consumption_w = m->consumption_w,
+                .last_arrival_usec = m->last_arrival_usec,
+        };
+        memcpy(ret->status, m->status, sizeof(ret->status));
+        memcpy(ret->power_known, m->power_known, sizeof(ret->power_known));
+        memcpy(ret->power_w, m->power_w, sizeof(ret->power_w));
+}
+
+void control_get_class(const struct control *ctl, enum device_class c, struct control_class_info *ret) {
+        *ret = (struct control_class_info) {};
+        if (c == DEVICE_CLASS_BATTERY)
+                ret->n_devices = ctl->n_batteries;
+        else if (c == DEVICE_CLASS_CONSUMPTION) {
+                ret->n_devices = ctl->n_meters;
+                ret->power_known = consumption_class_total(ctl->meters, ctl->n_meters, &ret->power_w);
+        } else if ((unsigned) c < _DEVICE_CLASS_MAX) {
+                const struct switch_class *sc = &ctl->classes[c];
+                ret->n_devices = sc->n_members;
+                ret->status = sc->status;
+                ret->power_known = sc->power_known;
+                ret->power_w = sc->power_w;
+                ret->energy_today_wh = sc->energy_today_wh;
+        }
 }

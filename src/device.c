@@ -114,7 +114,7 @@ void device_report_battery(struct device *d, const struct battery_record *r) {
 void device_report_read_failed(struct device *d, int error, const char *step) {
         log_warning_errno(error, d->name, "Read failed at %s: %m", step ? step : "?");
         if (d->control)
-                control_device_read_failed(d->control, device_now_usec(d));
+                control_device_read_failed(d->control, device_now_usec(d), error, step);
 }
 
 void device_report_consumption(struct device *d, int power_w) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -45,6 +46,8 @@ struct manager {
 
         uint64_t start_usec;
         uint64_t shutdown_deadline_usec;
+        struct loop_stats loop;
+        uint64_t minute_max_usec, minute_start_usec;
         bool shutting_down;
         int exit_status;
         char status_line[160];
@@ -183,9 +186,33 @@ static void update_status(struct manager *m) {
         }
 }
 
+static void measure_latency(struct manager *m, uint64_t scheduled_usec) {
+        struct timespec ts;
+        uint64_t now, late;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+        late = now > scheduled_usec ? now - scheduled_usec : 0;
+        m->loop.last_usec = late;
+        m->loop.ticks++;
+        if (late > m->loop.max_usec)
+                m->loop.max_usec = late;
+        if (late > m->minute_max_usec)
+                m->minute_max_usec = late;
+        if (now >= m->minute_start_usec + 60 * USEC_PER_SEC) {
+                m->loop.max_minute_usec = m->minute_max_usec;
+                m->minute_max_usec = 0;
+                m->minute_start_usec = now;
+        }
+        if (late > 50000)
+                log_warning(SENDER, "Event loop was blocked: the 1 s tick ran %llu ms late",
+                            (unsigned long long) (late / 1000));
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
+        measure_latency(m, usec);
         (void) sd_event_source_set_time(s, usec + TICK_USEC);
         if (m->shutting_down)
                 return 0;
@@ -202,8 +229,12 @@ static int schedule_energy(struct manager *m);
 static int on_energy(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
-        if (!m->shutting_down)
-                control_energy_report(m->control, manager_now_usec(m));
+        if (!m->shutting_down) {
+                time_t t = (time_t) (usec / USEC_PER_SEC);
+                struct tm tm = {};
+                (void) localtime_r(&t, &tm);
+                control_energy_report(m->control, manager_now_usec(m), tm.tm_yday);
+        }
         (void) schedule_energy(m);
         return 0;
 }
@@ -226,13 +257,23 @@ static int schedule_energy(struct manager *m) {
         return sd_event_source_set_enabled(m->energy_timer, SD_EVENT_ONESHOT);
 }
 
-static void on_mode_set(void *userdata, const char *topic, const void *payload, size_t len) {
-        struct manager *m = userdata;
-
+void manager_request_mode(struct manager *m, const void *payload, size_t len) {
         if (m->shutting_down)
                 return;
         control_mode_request(m->control, payload, len, manager_now_usec(m));
         update_status(m);
+}
+
+static void on_mode_set(void *userdata, const char *topic, const void *payload, size_t len) {
+        manager_request_mode(userdata, payload, len);
+}
+
+const struct loop_stats *manager_get_loop_stats(struct manager *m) {
+        return &m->loop;
+}
+
+uint64_t manager_get_start_usec(struct manager *m) {
+        return m->start_usec;
 }
 
 static void on_reset(void *userdata, const char *topic, const void *payload, size_t len) {
@@ -351,7 +392,8 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return r;
 
-        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0, USEC_PER_SEC / 20, on_tick, m);
+        /* 1 ms accuracy: the tick also measures how late the loop runs. */
+        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0, 1000, on_tick, m);
         if (r < 0)
                 return log_error_errno(r, SENDER, "Failed to add the control timer: %m");
         (void) sd_event_source_set_enabled(m->tick, SD_EVENT_ON);

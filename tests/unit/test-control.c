@@ -1117,7 +1117,7 @@ static void test_battery_schedule_parallel(void **state) {
 
         /* A answers, B fails: neither is read again before the interval. */
         control_device_battery(da, &r, AT(2));
-        control_device_read_failed(db, AT(2));
+        control_device_read_failed(db, AT(2), -ETIMEDOUT, "test");
         for (unsigned t = 2; t < 10; t++)
                 tick(f, AT(t));
         assert_int_equal(a.n_reads, 1);
@@ -1180,7 +1180,7 @@ static void test_battery_schedule_serialized(void **state) {
                 /* The first one ends (record or failure); the second starts after a pause of 2–5 s. */
                 done = AT(2) + MSEC(500);
                 if (answer_with_failure[i])
-                        control_device_read_failed(dfirst, done);
+                        control_device_read_failed(dfirst, done, -ETIMEDOUT, "test");
                 else
                         control_device_battery(dfirst, &r, done);
                 for (uint64_t t = AT(3); t <= done + SEC(5); t += SEC(1)) {
@@ -1649,7 +1649,7 @@ static void test_energy_report(void **state) {
         add(f, &inv2, &drv_inverter);
         add(f, &inv3, &drv_inverter);
         add(f, &sol, &drv_solar);
-        control_energy_report(f->ctl, AT(900));
+        control_energy_report(f->ctl, AT(900), 0);
 
         size_t n_cha = 0, n_inv = 0;
         bool cha_dev = false, cha_sum = false, inv1_seen = false, inv3_seen = false, inv_sum = false;
