@@ -63,6 +63,12 @@ static void handle(struct ble_bms *b, const struct bms_event *ev) {
                         read_failed(b, -ENOMEM, "answer timer");
                         return;
                 }
+                /* Bytes that arrived with the previous answer may already
+                 * hold this one (JK streams frames). */
+                struct bms_event next = {};
+                bms_session_feed(b->session, NULL, 0, &next);
+                if (next.action != BMS_ACTION_WAIT || next.rejected)
+                        handle(b, &next);
                 break;
         }
         case BMS_ACTION_RECORD: {

@@ -69,7 +69,7 @@ struct bms_event {
         enum bms_action action;
         const uint8_t *write; /* for WRITE: the request to send now (owned by the session) */
         size_t write_len;
-        uint64_t timeout_usec; /* for WRITE (and WAIT during a read): how long to wait for the answer */
+        uint64_t timeout_usec; /* for WRITE: how long to wait for the answer before calling _timeout() */
         struct battery_record record; /* for RECORD */
         const char *reason; /* rejection or failure reason, else NULL; valid until the next call */
         bool rejected;      /* a frame was rejected on the way (reason = the first one) */

@@ -229,14 +229,15 @@ static void drop(struct bms_session *s, size_t n) {
 static void append(struct bms_session *s, const uint8_t *data, size_t len, struct bms_event *ev) {
         if (len == 0)
                 return;
-        if (len >= BMS_BUF_MAX) {
-                data += len - BMS_BUF_MAX;
-                len = BMS_BUF_MAX;
-                s->len = 0;
-                reject(s, ev, "buffer overflow: %zu bytes without a frame", len);
-        } else if (s->len + len > BMS_BUF_MAX) {
-                drop(s, s->len + len - BMS_BUF_MAX);
-                reject(s, ev, "buffer overflow: %zu bytes without a frame", (size_t) BMS_BUF_MAX);
+        if (s->len + len > BMS_BUF_MAX) {
+                size_t dropped = s->len + len - BMS_BUF_MAX;
+                if (len >= BMS_BUF_MAX) {
+                        data += len - BMS_BUF_MAX;
+                        len = BMS_BUF_MAX;
+                        s->len = 0;
+                } else
+                        drop(s, dropped);
+                reject(s, ev, "buffer overflow: %zu bytes dropped", dropped);
         }
         memcpy(s->buf + s->len, data, len);
         s->len += len;

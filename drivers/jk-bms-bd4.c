@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* jkBmsBd4: JK BMS (JK02 protocol, BD4 and later) over Bluetooth LE.
- * Config here; the BLE transport and the decoder come with the Bluetooth
- * issue, until then the driver refuses to start. */
+ * The read cycle is ble-bms.c, the protocol bms-jk.c. */
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "ble-battery.h"
+#include "ble-bms.h"
 #include "drivers.h"
 
 static int jk_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret) {
@@ -38,10 +38,17 @@ static int jk_parse_config(struct config_ctx *ctx, const char *path, struct json
         return r;
 }
 
+static int jk_new(struct device *d, const void *config, void **ret) {
+        return ble_bms_new(d, config, BMS_KIND_JK, ret);
+}
+
 const struct driver driver_jk_bms_bd4 = {
         .version = DRIVER_VERSION,
         .name = "jkBmsBd4",
         .classes = CLASS_BIT(DEVICE_CLASS_BATTERY),
         .parse_config = jk_parse_config,
         .free_config = ble_battery_free_config,
+        .new = jk_new,
+        .free = ble_bms_free,
+        .battery = &ble_bms_battery_ops,
 };

@@ -8,6 +8,7 @@
 #include <sysexits.h>
 
 #include "config.h"
+#include "decode-tool.h"
 #include "hb-build-config.h"
 #include "homebattery/log.h"
 #include "log-setup.h"
@@ -26,6 +27,8 @@ static void help(void) {
                "\n"
                "  -c, --config PATH   configuration file (default %s)\n"
                "      --check-config  validate the configuration and exit (0 valid, 78 invalid)\n"
+               "      --decode DRIVER decode BMS notifications (hex, one per line) from stdin:\n"
+               "                      lltPowerBmsV4Ble, daly8S24V60A or jkBmsBd4\n"
                "  -h, --help          show this help\n"
                "      --version       show the version\n"
                "\n"
@@ -41,12 +44,13 @@ static void print_config_problems(const struct config_errors *e) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DECODE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "decode", required_argument, NULL, ARG_DECODE },
                 {},
         };
         const char *config_path = HB_DEFAULT_CONFIG;
@@ -70,6 +74,14 @@ int main(int argc, char *argv[]) {
                 case ARG_VERSION:
                         printf("homebattery %s\n", HB_VERSION);
                         return EXIT_SUCCESS;
+                case ARG_DECODE:
+                        r = decode_tool_run(optarg, stdin, stdout, stderr);
+                        if (r == -EINVAL) {
+                                fprintf(stderr, "Unknown BMS driver \"%s\" (known: lltPowerBmsV4Ble, daly8S24V60A, "
+                                                "jkBmsBd4)\n", optarg);
+                                return EX_USAGE;
+                        }
+                        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
                 default:
                         return EX_USAGE;
                 }
