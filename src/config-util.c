@@ -26,7 +26,8 @@ static int strv_push(char ***v, size_t *n, char *s) {
         return 0;
 }
 
-static void config_add_line(struct config_ctx *ctx, bool warning, const char *path, const char *fmt, va_list ap) {
+_printf_(4, 0) static void config_add_line(struct config_ctx *ctx, bool warning, const char *path, const char *fmt,
+                                              va_list ap) {
         char msg[512], *line = NULL;
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
