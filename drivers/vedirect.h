@@ -44,6 +44,7 @@ struct vedirect_parser {
         bool too_many_fields;
         size_t label_len;
         size_t value_len;
+        struct vedirect_field cur; /* the field being received */
         struct vedirect_block block;
 
         bool in_hex;
@@ -76,7 +77,7 @@ void vedirect_feed(struct vedirect_parser *p, const uint8_t *data, size_t len, u
 /* The value of the first field with that label, or NULL. */
 const char *vedirect_block_get(const struct vedirect_block *b, const char *label);
 /* Decimal (optional '-') or "0x" hex; -ENOENT when absent, -EBADMSG when not a number. */
-int vedirect_block_get_int(const struct vedirect_block *b, const char *label, long *ret);
+int vedirect_block_get_int(const struct vedirect_block *b, const char *label, int64_t *ret);
 
 /* What the victronMppt driver takes from a block. Absent or unreadable
  * fields have their has_ flag false. */
@@ -97,6 +98,8 @@ struct vedirect_mppt {
 #define VEDIRECT_OR_DEVICE_MODE_OFF UINT32_C(0x00000004) /* switched off by register 0x0200 */
 
 void vedirect_decode_mppt(const struct vedirect_block *b, struct vedirect_mppt *ret);
+/* Copies the fields m has into `into`: what a block lacks keeps its last value. */
+void vedirect_mppt_merge(struct vedirect_mppt *into, const struct vedirect_mppt *m);
 
 enum vedirect_cs_kind {
         VEDIRECT_CS_OFF,
