@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 """Test harness for integration tests: a private mosquitto on a free loopback
 port, the daemon under test with a config written by the test, a NOTIFY_SOCKET
-that records what the daemon tells systemd, and an MQTT recorder. Everything a
-test starts is stopped by close() (use the context managers)."""
+that records what the daemon tells systemd, an MQTT recorder, and the device
+simulators of tests/sim. Everything a test starts is stopped by close() (use the
+context managers)."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,11 +15,13 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 import paho.mqtt.client as mqtt
 
 HB_BINARY = os.environ.get("HB_BINARY", "")
 HB_SOURCE = os.environ.get("HB_SOURCE", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+SIM_DIR = os.path.join(HB_SOURCE, "tests", "sim")
 
 
 def free_port():
@@ -194,7 +198,9 @@ class Daemon:
         e = dict(os.environ)
         e.pop("JOURNAL_STREAM", None)
         e.update(env or {})
-        self.proc = subprocess.Popen([HB_BINARY, "--config", self.config_path] + list(args), stdout=self.log,
+        # HB_WRAPPER runs the daemon under a tool, e.g. "valgrind --error-exitcode=99".
+        wrapper = os.environ.get("HB_WRAPPER", "").split()
+        self.proc = subprocess.Popen(wrapper + [HB_BINARY, "--config", self.config_path] + list(args), stdout=self.log,
                                      stderr=subprocess.STDOUT, env=e)
 
     def logtext(self):
@@ -220,6 +226,65 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+class Sim:
+    """A device simulator of tests/sim (shelly_sim.py, dtu_sim.py) on a free
+    127.0.0.1 port, with its control API (/sim/...). Its stdout and stderr go
+    to <workdir>/<name>.log."""
+
+    def __init__(self, workdir, script, *args, name=None):
+        self.name = name or os.path.splitext(script)[0]
+        self.log_path = os.path.join(workdir, "%s.log" % self.name)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(SIM_DIR, script), "--port", "0"] + list(args),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        m = wait_for(self._listening, 10, what="%s to listen" % self.name)
+        self.port = int(m.group(1))
+        self.host = "127.0.0.1:%d" % self.port
+        self.base = "http://" + self.host
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("%s exited with %s:\n%s" % (self.name, self.proc.returncode, self.logtext()))
+        return re.search(r"^listening on 127\.0\.0\.1:(\d+)$", self.logtext(), re.M)
+
+    def logtext(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def call(self, path, body=None, timeout=5):
+        """GET (or POST with a JSON body) on the simulator; returns the decoded JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method="GET" if data is None else "POST",
+                                     headers={"Content-Type": "application/json"} if data else {})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read() or b"null")
+
+    def state(self):
+        return self.call("/sim/state")
+
+    def requests(self):
+        """The device requests seen (not /sim/), oldest first: method, path, query, time (unix), status."""
+        return self.call("/sim/requests")
+
+    def clear_requests(self):
+        self.call("/sim/clear_requests", {})
+
+    def fail(self, mode, **kw):
+        """mode none, hang, 500, garbage or close; kw: seconds, count, paths."""
+        self.call("/sim/fail", dict(kw, mode=mode))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         if not self.log.closed:
             self.log.close()
 
@@ -275,3 +340,8 @@ class HbTestCase(unittest.TestCase):
         d = Daemon(self.workdir, config, **kw)
         self._hb_stops.append(d.kill)
         return d
+
+    def sim(self, script, *args, name=None):
+        s = Sim(self.workdir, script, *args, name=name)
+        self._hb_stops.append(s.stop)
+        return s
