@@ -39,6 +39,7 @@ struct control {
         uint64_t serial_idle_since_usec;
         const char *top_lock;
         bool protect_all;
+        bool supervised; /* a supervisor pass has run: its locks are known */
         int energy_day;
         struct control_stats stats;
 };
@@ -215,6 +216,7 @@ static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_con
                 return;
         }
         ctl->top_lock = res.top_name;
+        ctl->supervised = true;
         ctl->stats.n_locks = res.n_locks;
         memcpy(ctl->stats.locks, res.locks, sizeof(res.locks));
         if (res.top_changed || res.locks_changed)
@@ -255,7 +257,8 @@ void control_mode_request(struct control *ctl, const void *payload, size_t len, 
 void control_republish(struct control *ctl) {
         /* Whatever was published while the broker was away is lost: send the
          * current state again (the lock topics are "on change" otherwise). */
-        OUTPUT(&ctl->out, locks, ctl->stats.locks, ctl->stats.n_locks, ctl->top_lock, true, true);
+        if (ctl->supervised)
+                OUTPUT(&ctl->out, locks, ctl->stats.locks, ctl->stats.n_locks, ctl->top_lock, true, true);
         OUTPUT(&ctl->out, mode_actual, mode_switcher_get_displayed(ctl->modes));
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
                 switch_class_publish(&ctl->classes[switched[i]], &ctl->out);
@@ -277,8 +280,12 @@ void control_protect_all(struct control *ctl, uint64_t now_usec) {
         struct mode_result res;
 
         ctl->protect_all = true;
-        if (mode_set_locked(ctl->modes, CLASS_SWITCHED_MASK, &res) >= 0)
+        if (mode_set_locked(ctl->modes, CLASS_SWITCHED_MASK, &res) >= 0) {
+                /* Always say so: the requester of a reset (or whoever watches
+                 * a shutdown) gets an answer even when nothing changed. */
+                res.publish = true;
                 apply_mode_result(ctl, &res);
+        }
         /* Command off even where the effective mode already was protect: the
          * safe state must not depend on what we believe the devices do. */
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
