@@ -5,7 +5,7 @@ HB_PACKAGES=(
         meson ninja-build pkg-config gcc clang
         libsystemd-dev libmosquitto-dev libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libcmocka-dev libgpiod-dev
         mosquitto mosquitto-clients openssl dbus socat
-        python3 python3-paho-mqtt python3-dbus-next python3-aiohttp
+        python3 python3-paho-mqtt python3-dbus-next python3-aiohttp chromium valgrind
 )
 
 hb_root() {

@@ -15,6 +15,7 @@
 #include "device.h"
 #include "energy.h"
 #include "homebattery/log.h"
+#include "http.h"
 #include "log-setup.h"
 #include "manager.h"
 #include "mqtt.h"
@@ -36,6 +37,7 @@ struct manager {
         struct outputs_mqtt *outputs_mqtt;
         struct http_client *http;
         struct ble_manager *ble;
+        struct http_server *http_server;
         struct device **devices;
         size_t n_devices;
 
@@ -134,6 +136,8 @@ fail:
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
+        /* The status server reads control and devices: it goes first. */
+        m->http_server = http_server_free(m->http_server);
         /* Devices first: their sources live on the loop and may talk to MQTT. */
         for (size_t i = 0; i < m->n_devices; i++)
                 device_free(m->devices[i]);
@@ -391,6 +395,11 @@ int manager_start(struct manager *m) {
         r = setup_devices(m);
         if (r < 0)
                 return r;
+        if (m->config->http.enabled) {
+                r = http_server_new(m, &m->http_server);
+                if (r < 0)
+                        return r; /* logged with the address and the reason */
+        }
 
         /* 1 ms accuracy: the tick also measures how late the loop runs. */
         r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0, 1000, on_tick, m);
