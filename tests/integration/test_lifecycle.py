@@ -90,5 +90,54 @@ class Lifecycle(HbTestCase):
         rec.wait("hbtest/status", b"online", timeout=35)
 
 
+class Logging(HbTestCase):
+    """logging.host (UDP copy), logging.ignore and logging.level."""
+
+    def test_udp_copy_ignore_and_level(self):
+        import socket
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(0.2)
+        self._hb_stops.append(udp.close)
+        b = self.broker()
+        c = base_config(b.port)
+        c["logging"] = {"level": "info", "host": "127.0.0.1:%d" % udp.getsockname()[1], "ignore": ["mqtt"]}
+        d = self.daemon(c)
+        rec = self.recorder(b.port, "hbtest/#")
+        rec.wait("hbtest/status", b"online")
+        rec.publish("hbtest/mode/set", b"charge")
+        rec.wait("hbtest/mode/actual", b"charge")
+        lines = []
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            try:
+                lines.append(udp.recv(2048).decode())
+            except socket.timeout:
+                pass
+        text = "\n".join(lines)
+        self.assertIn("[main] Started with", text)
+        self.assertIn("[mode] Requested charge", text)
+        # mqtt's info lines are ignored (its "Connected" line), and so is debug.
+        self.assertNotIn("[mqtt]", text)
+        self.assertNotIn(" debug ", text)
+        self.assertNotIn("[mqtt]", d.logtext())
+        # A warning of an ignored sender still passes: stop the broker.
+        b.stop()
+        wait_for(lambda: "[mqtt]" in d.logtext() and "lost" in d.logtext(), 10, what="mqtt warning despite ignore")
+
+    def test_a_udp_host_that_does_not_answer_never_blocks(self):
+        b = self.broker()
+        c = base_config(b.port)
+        # Nothing listens there: datagrams are dropped, the daemon goes on.
+        c["logging"] = {"level": "debug", "host": "127.0.0.1:9"}
+        self.daemon(c)
+        rec = self.recorder(b.port, "hbtest/#")
+        rec.wait("hbtest/status", b"online")
+        t0 = time.monotonic()
+        rec.publish("hbtest/mode/set", b"idle")
+        rec.wait("hbtest/mode/actual", b"idle")
+        self.assertLess(time.monotonic() - t0, 2)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
