@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Validation of host and power LUT for ahoyDtu and openDtu. */
+/* The config part shared by ahoyDtu and openDtu: keys, host, power LUT. */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,9 +7,18 @@
 
 #include "dtu-config.h"
 
-int dtu_parse_common(struct config_ctx *ctx, const char *path, struct json_object *obj, struct dtu_config *c) {
+int dtu_parse_common(struct config_ctx *ctx, const char *path, struct json_object *obj,
+                     const char *const *keys, const struct dtu_glue_kind *kind, struct dtu_config **ret) {
+        struct dtu_config *c;
         int r = 0;
 
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        c->kind = kind;
+        if (config_check_keys(ctx, path, obj, keys) < 0)
+                r = -EINVAL;
         if (config_get_hostport(ctx, path, obj, "host", true, &c->host, &c->port) < 0)
                 r = -EINVAL;
         if (config_get_file(ctx, path, obj, "power_lut", true, &c->lut_path) < 0)

@@ -6,7 +6,10 @@
 #include "homebattery/driver.h"
 #include "lut.h"
 
+struct dtu_glue_kind;
+
 struct dtu_config {
+        const struct dtu_glue_kind *kind; /* which driver: AhoyDTU or OpenDTU (dtu-glue.h) */
         char *host;
         uint16_t port;
         int id;       /* ahoyDtu: inverter id */
@@ -17,6 +20,10 @@ struct dtu_config {
         char *password;
 };
 
-/* Reads host and power_lut (loading and checking the LUT file). */
-int dtu_parse_common(struct config_ctx *ctx, const char *path, struct json_object *obj, struct dtu_config *c);
+/* The start of both drivers' parse_config(): allocates *ret (on success and
+ * on a config error alike; free it with dtu_free_config()), checks the keys
+ * against `keys` and reads host and power_lut (loading and checking the LUT
+ * file). -ENOMEM (*ret untouched), -EINVAL or 0. */
+int dtu_parse_common(struct config_ctx *ctx, const char *path, struct json_object *obj,
+                     const char *const *keys, const struct dtu_glue_kind *kind, struct dtu_config **ret);
 void dtu_free_config(void *config);

@@ -97,6 +97,7 @@ struct shelly {
 
         struct http_request *req;
         enum shelly_op op;
+        bool op_on; /* OP_COMMAND: whether it switches on (want_on may have changed since) */
         sd_event_source *timer;
 
         bool has_total;
@@ -121,18 +122,26 @@ static void set_status(struct shelly *s, enum device_status st) {
         device_report_status(s->device, DEVICE_CLASS_CHARGER, st);
 }
 
-static void fail(struct shelly *s, const struct http_response *r, const char *what) {
-        if (ratelimit_below(&s->rl, now(s))) {
-                if (r->error < 0)
-                        log_warning_errno(r->error, s->name, "%s failed after %u attempt(s): %m", what, r->attempt);
-                else
-                        log_warning(s->name, "%s failed: HTTP %ld", what, r->status);
-        }
-        set_status(s, DEVICE_STATUS_FAULT);
-}
-
 static bool ok(const struct http_response *r) {
         return r->error == 0 && r->status >= 200 && r->status < 300;
+}
+
+/* No answer, an HTTP error, or (r is ok) an answer that did not decode. */
+static void fail(struct shelly *s, const struct http_response *r, const char *what) {
+        if (ratelimit_below(&s->rl, now(s))) {
+                bool denied = r->status == 401 || r->status == 403;
+
+                if (r->error < 0)
+                        log_warning_errno(r->error, s->name, "%s failed after %u attempt(s): %m", what,
+                                          r->attempt);
+                else if (!ok(r))
+                        log_warning(s->name, "%s failed after %u attempt(s): HTTP %ld%s", what, r->attempt,
+                                    r->status, denied ? " (check user and password)" : "");
+                else
+                        log_warning(s->name, "%s failed: unexpected answer (%zu bytes, not a Shelly's JSON)",
+                                    what, r->size);
+        }
+        set_status(s, DEVICE_STATUS_FAULT);
 }
 
 static void update_energy(struct shelly *s, const struct shelly_state *st) {
@@ -184,11 +193,15 @@ static void on_response(void *userdata, const struct http_response *r) {
                 break;
         case OP_COMMAND:
                 if (!ok(r)) {
-                        fail(s, r, s->want_on ? "Switching on" : "Switching off");
+                        fail(s, r, s->op_on ? "Switching on" : "Switching off");
                         break;
                 }
-                s->command_due = false;
-                s->last_command_usec = now(s);
+                /* A new wish that came while this command was in flight is
+                 * still due: it goes out next. */
+                if (s->op_on == s->want_on) {
+                        s->command_due = false;
+                        s->last_command_usec = now(s);
+                }
                 s->poll_due = true;
                 if (s->gen == 1 && shelly_decode_gen1_relay(r->body, r->size, &st) >= 0)
                         got_state(s, &st);
@@ -303,6 +316,7 @@ static void kick(struct shelly *s) {
                                  s->want_on ? "true" : "false", s->want_on ? "&toggle_after=300" : "");
                 log_info(s->name, "Switching %s%s", s->want_on ? "on" : "off",
                          s->want_on ? " (auto-off in 300 s)" : "");
+                s->op_on = s->want_on;
                 if (send_request(s, OP_COMMAND, path) >= 0)
                         return;
         }
