@@ -260,8 +260,18 @@ void control_republish(struct control *ctl) {
         if (ctl->supervised)
                 OUTPUT(&ctl->out, locks, ctl->stats.locks, ctl->stats.n_locks, ctl->top_lock, true, true);
         OUTPUT(&ctl->out, mode_actual, mode_switcher_get_displayed(ctl->modes));
-        for (size_t i = 0; i < ELEMENTSOF(switched); i++)
-                switch_class_publish(&ctl->classes[switched[i]], &ctl->out);
+        for (size_t i = 0; i < ELEMENTSOF(switched); i++) {
+                const struct switch_class *c = &ctl->classes[switched[i]];
+                switch_class_publish(c, &ctl->out);
+                for (size_t k = 0; k < c->n_members; k++) {
+                        const struct class_member *m = c->members[k];
+                        bool known = m->power_known[c->cls];
+                        OUTPUT(&ctl->out, device_state, c->cls, m->name, m->status[c->cls],
+                               known ? m->power_w[c->cls] : -1);
+                        if (known)
+                                OUTPUT(&ctl->out, device_power, c->cls, m->name, m->power_w[c->cls]);
+                }
+        }
 }
 
 void control_energy_report(struct control *ctl, uint64_t now_usec, int local_day) {
