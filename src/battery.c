@@ -19,8 +19,20 @@ static bool read_due(const struct class_member *m, uint64_t now_usec) {
         return now_usec >= m->last_attempt_usec + m->read_interval_usec;
 }
 
+static void start_read(struct class_member *m, uint64_t now_usec) {
+        m->last_attempt_usec = now_usec ? now_usec : 1;
+        m->read_pending = true;
+        int r = m->drv->battery->read(m->state);
+        if (r < 0) {
+                log_warning_errno(r, m->name, "Cannot start a read: %m");
+                m->read_pending = false;
+                m->read_failures++;
+        }
+}
+
 void battery_class_schedule(struct class_member *const *members, size_t n, uint64_t now_usec,
                             uint64_t *serial_idle_since_usec) {
+        struct class_member *next_serial = NULL;
         bool serial_busy = false;
 
         for (size_t i = 0; i < n; i++) {
@@ -42,19 +54,18 @@ void battery_class_schedule(struct class_member *const *members, size_t n, uint6
                 if (!ops || !ops->read || m->read_pending || !read_due(m, now_usec))
                         continue;
                 if (ops->serialized) {
-                        if (serial_busy || now_usec < *serial_idle_since_usec + SERIAL_PAUSE_USEC)
-                                continue;
-                        serial_busy = true;
+                        /* Serialized reads take turns: of the due ones, the one
+                         * that was attempted longest ago goes next. Going by the
+                         * order in the config would starve the last ones when a
+                         * round takes longer than the interval (a failing read). */
+                        if (!next_serial || m->last_attempt_usec < next_serial->last_attempt_usec)
+                                next_serial = m;
+                        continue;
                 }
-                m->last_attempt_usec = now_usec ? now_usec : 1;
-                m->read_pending = true;
-                int r = ops->read(m->state);
-                if (r < 0) {
-                        log_warning_errno(r, m->name, "Cannot start a read: %m");
-                        m->read_pending = false;
-                        m->read_failures++;
-                }
+                start_read(m, now_usec);
         }
+        if (next_serial && !serial_busy && now_usec >= *serial_idle_since_usec + SERIAL_PAUSE_USEC)
+                start_read(next_serial, now_usec);
 }
 
 void battery_class_sums(struct class_member *const *members, size_t n, struct battery_sums *ret) {

@@ -247,6 +247,15 @@ static int on_dev_props(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                 return 0;
         }
         free(obj.uuid);
+        if ((seen & BLUEZ_SEEN_CONNECTED) && l->step == STEP_CONNECT) {
+                /* BlueZ answers Connect only once the services are resolved, so
+                 * from Connected=true on this wait is the resolve step: a stale
+                 * cache shows up here, not as a failed Connect. */
+                if (obj.connected)
+                        arm(l, T_RESOLVE);
+                else
+                        l->timer = sd_event_source_disable_unref(l->timer);
+        }
         if ((seen & BLUEZ_SEEN_CONNECTED) && !obj.connected && l->step > STEP_CONNECT && l->step < STEP_CLOSING) {
                 /* The BMS dropped the link mid-read. */
                 l->notify_started = false;
@@ -255,6 +264,8 @@ static int on_dev_props(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         }
         if ((seen & BLUEZ_SEEN_RESOLVED) && obj.services_resolved) {
                 l->resolved = true;
+                if (l->step == STEP_CONNECT) /* resolved: the Connect reply follows */
+                        l->timer = sd_event_source_disable_unref(l->timer);
                 if (l->step == STEP_RESOLVE) {
                         failures_for(l->bm, l->mac)->count = 0;
                         step_objects(l, STEP_SERVICES);
@@ -297,7 +308,7 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
 
         if (sd_bus_message_read(m, "o", &path) < 0 || strcmp(path, l->dev_path) != 0 || l->step != STEP_DISCOVERY)
                 return 0;
-        log_debug(l->name, "Discovered %s", l->mac);
+        log_debug(SENDER, "%s: discovered %s", l->name, l->mac);
         l->match_added = sd_bus_slot_unref(l->match_added);
         call_floating(l->bm, l->bm->adapter_path, "org.bluez.Adapter1", "StopDiscovery", NULL, NULL);
         step_connect(l);
@@ -313,6 +324,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 fail(l, -EHOSTUNREACH, "discovery: %s not found within %llu s", l->mac,
                      T_DISCOVERY / USEC_PER_SEC);
                 break;
+        case STEP_CONNECT: /* Connected=true, but Connect still unanswered */
         case STEP_RESOLVE: {
                 struct resolve_failures *f = failures_for(l->bm, l->mac);
                 if (++f->count >= RESOLVE_FAILURES_BEFORE_REMOVE) {
@@ -346,7 +358,7 @@ static int on_notify_started(sd_bus_message *m, void *userdata, sd_bus_error *e)
         }
         l->notify_started = true;
         l->step = STEP_READY;
-        log_debug(l->name, "Ready: notifications on %s", l->notify_path);
+        log_debug(SENDER, "%s: ready, notifications on %s", l->name, l->notify_path);
         if (l->cb.ready)
                 l->cb.ready(l->userdata);
         return 0;
@@ -444,7 +456,7 @@ static int on_objects(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                                 call_floating(l->bm, l->bm->adapter_path, "org.bluez.Adapter1", "StartDiscovery", NULL,
                                               NULL);
                                 arm(l, T_DISCOVERY);
-                                log_debug(l->name, "Discovering %s", l->mac);
+                                log_debug(SENDER, "%s: discovering %s", l->name, l->mac);
                         } else
                                 fail(l, r, "discovery");
                 } else if (d->connected && d->services_resolved) {
@@ -477,6 +489,15 @@ static void step_objects(struct ble_link *l, enum ble_step next) {
                 fail(l, r, "GetManagedObjects");
 }
 
+static int on_removed_for_retry(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        struct ble_link *l = userdata;
+        /* Only now is the device gone: asking for the objects earlier would
+         * still find it and connect to a path that is being removed. */
+        l->call = sd_bus_slot_unref(l->call);
+        step_objects(l, STEP_OBJECTS);
+        return 0;
+}
+
 static int on_connected(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         struct ble_link *l = userdata;
         const sd_bus_error *err = sd_bus_message_get_error(m);
@@ -488,12 +509,13 @@ static int on_connected(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                 /* "le-connection-abort-by-local" / "Software caused connection
                  * abort": BlueZ's view is stale; discover afresh and try once more. */
                 if (abort && l->connect_attempts < 2) {
-                        log_info(l->name, "Connect failed (%s): discovering again and retrying", msg);
+                        log_info(SENDER, "%s: connect failed (%s): discovering again and retrying", l->name, msg);
                         l->resolved = false;
-                        call_floating(l->bm, l->bm->adapter_path, "org.bluez.Adapter1", "RemoveDevice", "o",
-                                      l->dev_path);
                         l->match_dev = sd_bus_slot_unref(l->match_dev);
-                        step_objects(l, STEP_OBJECTS);
+                        l->timer = sd_event_source_disable_unref(l->timer);
+                        if (call(l, l->bm->adapter_path, "org.bluez.Adapter1", "RemoveDevice", T_OBJECTS,
+                                 on_removed_for_retry, "o", l->dev_path) < 0)
+                                step_objects(l, STEP_OBJECTS);
                         return 0;
                 }
                 fail(l, bus_error_to_errno(err, -EIO), "connect: %s", msg);
@@ -552,7 +574,7 @@ static void start_next(struct ble_manager *bm) {
                         return;
                 }
         }
-        log_debug(l->name, "BLE read of %s starts", l->mac);
+        log_debug(SENDER, "%s: read of %s starts", l->name, l->mac);
         step_objects(l, STEP_OBJECTS);
 }
 
