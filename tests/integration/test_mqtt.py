@@ -100,6 +100,36 @@ class Mqtt(HbTestCase):
         self.rec.wait("hbtest/locked", b"cell_high")
         self.rec.wait("hbtest/mode/actual", b"protect")
 
+    def test_homeassistant_discovery(self):
+        self.start()
+        # Retained documents: a late subscriber gets them all.
+        ha = self.recorder(self.b.port, "homeassistant/#")
+        # mode select, lock sensor, consumption power (the battery is forwarded: no sensors)
+        wait_for(lambda: len(ha.messages) >= 3, 10, what="discovery documents")
+        time.sleep(0.5)
+        docs = {}
+        for topic, payload, retain, _ in ha.messages:
+            self.assertTrue(retain, topic)
+            self.assertTrue(topic.startswith("homeassistant/") and topic.endswith("/config"), topic)
+            docs[topic] = json.loads(payload)
+        ids = [d["unique_id"] for d in docs.values()]
+        self.assertEqual(len(ids), len(set(ids)), "unique_id repeated")
+        devices = {json.dumps(d["device"]["identifiers"]) for d in docs.values()}
+        self.assertEqual(len(devices), 1, "one Home Assistant device")
+        for d in docs.values():
+            self.assertEqual(d["availability_topic"], "hbtest/status")
+        select = [d for t, d in docs.items() if "/select/" in t]
+        self.assertEqual(len(select), 1)
+        self.assertEqual(select[0]["command_topic"], "hbtest/mode/set")
+        self.assertEqual(select[0]["state_topic"], "hbtest/mode/actual")
+        self.assertEqual(sorted(select[0]["options"]), ["charge", "discharge", "idle", "protect"])
+        cons = [d for d in docs.values() if d.get("state_topic") == "hbtest/consumption"]
+        self.assertTrue(cons and cons[0]["device_class"] == "power" and cons[0]["unit_of_measurement"] == "W")
+        # Home Assistant restarting asks for everything again.
+        ha.clear()
+        self.rec.publish("homeassistant/status", b"online")
+        wait_for(lambda: len(ha.messages) >= len(docs), 10, what="documents re-sent after HA restart")
+
     def test_battery_json_message(self):
         self.start()
         rec = {"v": 26.1, "i": 3.2, "soc": 40, "c": 40.0, "c_full": 100.0, "n": 3, "temps": [20.0, 21.0],
