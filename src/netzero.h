@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Netzero: the loop that sets the inverter class power so that the household
  * keeps importing a small, constant power from the grid (control.md, "Netzero").
+ * Two algorithms: "classic" (control.md) and "direct" (docs/netzero.md).
  * Pure logic with an injected clock: the caller feeds consumption totals and
  * inverter class reports, and gets back what to set and what to log. */
 #pragma once
@@ -16,14 +17,19 @@
 #define NETZERO_TIME_SPAN_MAX_S 120u
 /* Below this many samples the loop only reduces (rule 4, "wait"). */
 #define NETZERO_SAMPLES_MIN 5u
+/* "direct": the meter reading it judges is the median of this many newest samples. */
+#define NETZERO_DIRECT_MEDIAN 5u
+/* "direct": class powers (LUT steps) it remembers. */
+#define NETZERO_DIRECT_STEPS_MAX 64u
 
 enum netzero_algorithm {
         NETZERO_ALGORITHM_CLASSIC,
+        NETZERO_ALGORITHM_DIRECT,
         _NETZERO_ALGORITHM_MAX,
         _NETZERO_ALGORITHM_INVALID = -EINVAL,
 };
 
-/* "classic"; NULL for anything else. */
+/* "classic", "direct"; NULL for anything else. */
 const char *netzero_algorithm_to_string(enum netzero_algorithm a);
 /* Exact match; _NETZERO_ALGORITHM_INVALID otherwise (also for NULL). */
 enum netzero_algorithm netzero_algorithm_from_string(const char *s);
@@ -40,27 +46,39 @@ struct netzero_config {
         enum netzero_algorithm algorithm;
 };
 
-/* Which rule of "evaluate" decided, in the order of control.md. */
+/* Which rule of "evaluate" decided, in the order of control.md ("classic"); "direct" uses the same names
+ * for the same situations, and two of its own. */
 enum netzero_rule {
-        NETZERO_RULE_TOO_FEW_SAMPLES, /* 1: n < 2 */
+        NETZERO_RULE_TOO_FEW_SAMPLES,  /* 1: n < 2 */
         NETZERO_RULE_UNSIGNED_FEED_IN, /* 2: unsigned meter shows 0 */
-        NETZERO_RULE_REDUCE,          /* 3: m < target - hyst */
-        NETZERO_RULE_WAIT,            /* 4: n < 5 or age < maturity */
-        NETZERO_RULE_INCREASE,        /* 5: m > target + hyst */
-        NETZERO_RULE_IN_BAND,         /* 6: otherwise */
+        NETZERO_RULE_REDUCE,        /* 3: m < target - hyst; direct: even the largest need asks for less */
+        NETZERO_RULE_WAIT,          /* 4: n < 5 or age < maturity; direct: settling, need not clear yet */
+        NETZERO_RULE_INCREASE,      /* 5: m > target + hyst; direct: even the smallest need asks for more */
+        NETZERO_RULE_IN_BAND,       /* 6: otherwise */
+        NETZERO_RULE_POWER_UNKNOWN, /* direct: no class power known yet */
+        NETZERO_RULE_ACK_WAIT,      /* direct: the last request has not changed the known power yet */
         _NETZERO_RULE_MAX,
         _NETZERO_RULE_INVALID = -EINVAL,
 };
 
-/* "too_few_samples", "unsigned_feed_in", "reduce", "wait", "increase", "in_band"; NULL otherwise. */
+/* "too_few_samples", "unsigned_feed_in", "reduce", "wait", "increase", "in_band", "power_unknown",
+ * "ack_wait"; NULL otherwise. */
 const char *netzero_rule_to_string(enum netzero_rule r);
 
 struct netzero_evaluation {
         int delta_w;
-        int m_w;        /* second smallest consumption; the only one when n == 1; 0 when n == 0 */
+        int m_w;        /* second smallest consumption; the only one when n == 1; 0 when n == 0
+                         * (direct: the median of the readings of the newest NETZERO_DIRECT_MEDIAN s) */
         size_t n;       /* samples in the window */
         uint64_t age_s; /* now - time of the oldest sample; 0 when the window is empty */
         enum netzero_rule rule;
+        /* "direct" only (0 for classic): */
+        int known_w;              /* the known (acknowledged) class power */
+        int need_lo_w, need_hi_w; /* the output the household needs (load - target), as bounds while the
+                                   * real output may still be moving between the old and the new power */
+        int request_w;            /* what the class is asked for when delta != 0 (known + delta) */
+        bool settled;             /* the real output is taken to be the known power */
+        uint64_t since_change_s;  /* now - time of the last change of the known power */
 };
 
 struct netzero_decision {
@@ -87,7 +105,9 @@ void netzero_clear(struct netzero *nz, uint64_t now_usec);
 bool netzero_update(struct netzero *nz, uint64_t now_usec, int consumption_w);
 void netzero_evaluate(const struct netzero *nz, uint64_t now_usec, struct netzero_evaluation *ret);
 
-/* Controller level: the inverter class reports. Both return true when they cleared the window. */
+/* Controller level: the inverter class reports. Both return true when they cleared the window.
+ * "direct" also takes a change of the known power as the answer to its last request (and learns the
+ * LUT step from it), and leaving on as the end of that request. */
 bool netzero_inverter_status(struct netzero *nz, uint64_t now_usec, enum device_status status);
 bool netzero_inverter_power(struct netzero *nz, uint64_t now_usec, bool known, int power_w);
 /* A new consumption total arrived: feed (while the inverter class is on), evaluate, decide. */
