@@ -35,32 +35,22 @@ static bool json_path_is_valid(const char *s) {
 
 static int parse_format(struct config_ctx *ctx, const char *path, struct json_object *obj,
                         struct mqtt_consumption_config *c) {
+        static const char *const words[] = { "auto", "binary", "text", NULL };
         static const char *const json_keys[] = { "json", NULL };
+        static const enum consumption_format formats[] = {
+                CONSUMPTION_FORMAT_AUTO, CONSUMPTION_FORMAT_BINARY, CONSUMPTION_FORMAT_TEXT };
         struct json_object *f;
         char kp[256];
+        int choice;
 
-        snprintf(kp, sizeof(kp), "%s.format", path);
         c->format = CONSUMPTION_FORMAT_AUTO;
-        if (!json_object_object_get_ex(obj, "format", &f))
-                return 0;
-        if (json_object_is_type(f, json_type_string)) {
-                const char *s = json_object_get_string(f);
-                if (strcmp(s, "auto") == 0)
-                        c->format = CONSUMPTION_FORMAT_AUTO;
-                else if (strcmp(s, "binary") == 0)
-                        c->format = CONSUMPTION_FORMAT_BINARY;
-                else if (strcmp(s, "text") == 0)
-                        c->format = CONSUMPTION_FORMAT_TEXT;
-                else {
-                        config_error(ctx, kp, "expected auto, binary, text or {\"json\": \"path\"}, got \"%s\"", s);
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (!json_object_is_type(f, json_type_object)) {
-                config_error(ctx, kp, "expected auto, binary, text or {\"json\": \"path\"}");
+        if (config_get_choice(ctx, path, obj, "format", words, "{\"json\": \"path\"}", &choice, &f) < 0)
                 return -EINVAL;
-        }
+        if (choice >= 0)
+                c->format = formats[choice];
+        if (choice != CONFIG_CHOICE_OBJECT)
+                return 0;
+        snprintf(kp, sizeof(kp), "%s.format", path);
         if (config_check_keys(ctx, kp, f, json_keys) < 0)
                 return -EINVAL;
         if (config_get_string(ctx, kp, f, "json", true, NULL, &c->json_path) < 0)

@@ -45,30 +45,20 @@ static int parse_gpio(struct config_ctx *ctx, const char *path, struct json_obje
 
 static int parse_control(struct config_ctx *ctx, const char *path, struct json_object *obj,
                          struct victron_config *c) {
+        static const char *const words[] = { "hex", "none", NULL };
         static const char *const obj_keys[] = { "gpio", NULL };
         struct json_object *v, *g;
         char kp[256];
+        int choice;
 
-        snprintf(kp, sizeof(kp), "%s.control", path);
         c->control = VICTRON_CONTROL_HEX;
-        if (!json_object_object_get_ex(obj, "control", &v))
-                return 0;
-        if (json_object_is_type(v, json_type_string)) {
-                const char *s = json_object_get_string(v);
-                if (strcmp(s, "hex") == 0)
-                        c->control = VICTRON_CONTROL_HEX;
-                else if (strcmp(s, "none") == 0)
-                        c->control = VICTRON_CONTROL_NONE;
-                else {
-                        config_error(ctx, kp, "expected \"hex\", \"none\" or {\"gpio\": {...}}, got \"%s\"", s);
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        if (!json_object_is_type(v, json_type_object)) {
-                config_error(ctx, kp, "expected \"hex\", \"none\" or {\"gpio\": {...}}");
+        if (config_get_choice(ctx, path, obj, "control", words, "{\"gpio\": {...}}", &choice, &v) < 0)
                 return -EINVAL;
-        }
+        if (choice >= 0)
+                c->control = choice == 0 ? VICTRON_CONTROL_HEX : VICTRON_CONTROL_NONE;
+        if (choice != CONFIG_CHOICE_OBJECT)
+                return 0;
+        snprintf(kp, sizeof(kp), "%s.control", path);
         if (config_check_keys(ctx, kp, v, obj_keys) < 0)
                 return -EINVAL;
         if (!json_object_object_get_ex(v, "gpio", &g)) {

@@ -385,3 +385,38 @@ int config_get_topic(struct config_ctx *ctx, const char *path, struct json_objec
         }
         return 0;
 }
+
+int config_get_choice(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                      const char *const *words, const char *object_hint, int *ret_choice,
+                      struct json_object **ret_object) {
+        char kp[256], expected[160] = "";
+        struct json_object *v;
+        size_t len = 0;
+
+        *ret_choice = CONFIG_CHOICE_ABSENT;
+        *ret_object = NULL;
+        if (!json_object_object_get_ex(obj, key, &v))
+                return 0;
+        if (json_object_is_type(v, json_type_string))
+                for (int i = 0; words[i]; i++)
+                        if (strcmp(words[i], json_object_get_string(v)) == 0) {
+                                *ret_choice = i;
+                                return 0;
+                        }
+        if (object_hint && json_object_is_type(v, json_type_object)) {
+                *ret_choice = CONFIG_CHOICE_OBJECT;
+                *ret_object = v;
+                return 0;
+        }
+        for (int i = 0; words[i] && len < sizeof(expected) - 40; i++)
+                len += (size_t) snprintf(expected + len, sizeof(expected) - len, "%s\"%s\"", i ? ", " : "",
+                                         words[i]);
+        if (object_hint)
+                snprintf(expected + len, sizeof(expected) - len, " or %s", object_hint);
+        config_key_path(kp, sizeof(kp), path, key);
+        if (json_object_is_type(v, json_type_string))
+                config_error(ctx, kp, "expected %s, got \"%.40s\"", expected, json_object_get_string(v));
+        else
+                config_error(ctx, kp, "expected %s", expected);
+        return -EINVAL;
+}

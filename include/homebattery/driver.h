@@ -95,6 +95,14 @@ int config_get_double(struct config_ctx *ctx, const char *path, struct json_obje
                       bool required, double def, double min, double max, double *ret);
 int config_get_bool(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                     bool required, bool def, bool *ret);
+/* A key that is one of `words` (NULL-terminated) or an object whose shape
+ * `object_hint` describes (e.g. "{\"json\": \"path\"}"): *ret_choice is the
+ * word's index, CONFIG_CHOICE_OBJECT (*ret_object set) or CONFIG_CHOICE_ABSENT. */
+#define CONFIG_CHOICE_ABSENT (-1)
+#define CONFIG_CHOICE_OBJECT (-2)
+int config_get_choice(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
+                      const char *const *words, const char *object_hint, int *ret_choice,
+                      struct json_object **ret_object);
 /* "aa:bb:cc:dd:ee:ff", any case; returned in upper case. */
 int config_get_mac(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                    char ret[static 18]);

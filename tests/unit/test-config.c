@@ -970,9 +970,9 @@ static const struct bad_case bad_cases[] = {
             "devices.d1.cell_count: expected an integer"),
         /* mqttConsumption format */
         BAD2("format unknown string", MC(", \"format\": \"xml\""),
-            "devices.d1.format: expected auto, binary, text",
+            "devices.d1.format: expected \"auto\", \"binary\", \"text\"",
              "\"xml\""),
-        BAD("format a number", MC(", \"format\": 5"), "devices.d1.format: expected auto, binary, text"),
+        BAD("format a number", MC(", \"format\": 5"), "devices.d1.format: expected \"auto\", \"binary\", \"text\""),
         BAD("format object without json", MC(", \"format\": {}"),
             "devices.d1.format.json: required string is missing"),
         BAD("format json path with ..", MC(", \"format\": {\"json\": \"SML..Power\"}"),
