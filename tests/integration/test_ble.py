@@ -248,7 +248,7 @@ class Variants(BleTestCase):
         self.assertFalse(s["temporary"], "connected once: no longer a temporary device")
         c = self.sim.counters(LLT_MAC)
         self.assertEqual((c["discovered"], c["connect_failures"]), (1, 0))
-        self.assertIn("Discovered " + LLT_MAC, self.d.logtext())
+        self.assertIn("discovered " + LLT_MAC, self.d.logtext())
         self.assertFalse(self.sim.adapter()["discovering"], "discovery stopped after the device appeared")
 
         s = self.sim.device(DALY_MAC)
