@@ -45,12 +45,15 @@ void dtu_sync_init(struct dtu_sync *s, const struct lut *lut) {
         *s = (struct dtu_sync) {
                 .lut = lut,
                 .target_percent = lut_start_percent(lut),
+                .force_off = true, /* off at start, whatever the inverter was doing */
         };
 }
 
 bool dtu_sync_set_on(struct dtu_sync *s, bool on) {
+        if (!on)
+                s->force_off = true;
         if (s->target_on == on)
-                return false;
+                return !on; /* a repeated off still goes out */
         s->target_on = on;
         s->target_percent = lut_start_percent(s->lut);
         /* The wait protected the effect of a command that is no longer
@@ -116,6 +119,8 @@ static enum dtu_action command_due(const struct dtu_sync *s, uint64_t now_usec, 
                                    int *ret_percent) {
         if (!ignore_retry && now_usec < s->retry_at_usec)
                 return DTU_ACTION_NONE;
+        if (!s->target_on && s->force_off)
+                return DTU_ACTION_OFF;
         if (waiting(s, now_usec))
                 return DTU_ACTION_NONE;
 
@@ -220,6 +225,8 @@ void dtu_sync_command_done(struct dtu_sync *s, uint64_t now_usec, int error) {
         switch (a) {
         case DTU_ACTION_OFF:
         case DTU_ACTION_ON:
+                if (a == DTU_ACTION_OFF)
+                        s->force_off = false;
                 s->last_status_cmd = a;
                 wanted = (a == DTU_ACTION_ON) == s->target_on;
                 break;

@@ -56,6 +56,9 @@ struct dtu_sync {
 
         bool target_on;
         int target_percent;
+        /* An off was asked for (again): send it whatever the last read said,
+         * until one is accepted. The safe state must not trust a stale read. */
+        bool force_off;
 
         bool has_read; /* false until the first answer, and after a read got none */
         struct dtu_reading read;

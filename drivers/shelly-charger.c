@@ -342,7 +342,9 @@ static void kick(struct shelly *s) {
 static int shelly_set_on(void *state, bool on) {
         struct shelly *s = state;
 
-        if (on != s->want_on || !s->state_known || s->state.on != on) {
+        /* An off always goes out again: the safe state must not trust what
+         * the last poll (up to 2 minutes old) said. */
+        if (on != s->want_on || !on || !s->state_known || s->state.on != on) {
                 s->command_due = true;
                 s->attempt_usec = 0;
         }

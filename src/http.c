@@ -23,6 +23,7 @@
 #include "http-api.h"
 #include "http-page.h"
 #include "http.h"
+#include "http-request.h"
 #include "manager.h"
 #include "mqtt.h"
 
@@ -65,34 +66,6 @@ struct request {
         bool too_large;
         char body[HTTP_BODY_MAX + 1];
 };
-
-enum route {
-        ROUTE_PAGE,
-        ROUTE_STATUS,
-        ROUTE_HISTORY,
-        ROUTE_METRICS,
-        ROUTE_MODE,
-        _ROUTE_MAX,
-        _ROUTE_INVALID = -EINVAL,
-};
-
-static const struct {
-        const char *path;
-        const char *method;
-} routes[_ROUTE_MAX] = {
-        [ROUTE_PAGE] = { "/", MHD_HTTP_METHOD_GET },
-        [ROUTE_STATUS] = { "/api/status", MHD_HTTP_METHOD_GET },
-        [ROUTE_HISTORY] = { "/api/history", MHD_HTTP_METHOD_GET },
-        [ROUTE_METRICS] = { "/metrics", MHD_HTTP_METHOD_GET },
-        [ROUTE_MODE] = { "/api/mode", MHD_HTTP_METHOD_POST },
-};
-
-static enum route route_from_path(const char *path) {
-        for (enum route r = 0; r < _ROUTE_MAX; r++)
-                if (strcmp(routes[r].path, path) == 0)
-                        return r;
-        return _ROUTE_INVALID;
-}
 
 /* ---- Responses ---- */
 
@@ -186,30 +159,10 @@ static void get_view(struct http_server *s, struct http_view *v) {
         };
 }
 
-/* Compares in a time that depends on the configured token's length only, so
- * that response times do not tell how many leading bytes were right. */
-static bool token_equal(const char *given, size_t given_len, const char *token, size_t token_len) {
-        volatile unsigned char diff = given_len != token_len;
-
-        for (size_t i = 0; i < token_len; i++)
-                diff |= (unsigned char) token[i] ^ (unsigned char) (i < given_len ? given[i] : 0);
-        return diff == 0;
-}
-
 /* The token from "Authorization: Bearer <token>"; NULL when absent or of another scheme. */
 static const char *bearer_token(struct MHD_Connection *c, size_t *ret_len) {
-        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-
-        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-                return NULL;
-        h += 7;
-        while (*h == ' ')
-                h++;
-        size_t len = strlen(h);
-        while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-                len--;
-        *ret_len = len;
-        return h;
+        return http_bearer_token(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                                 ret_len);
 }
 
 static enum MHD_Result handle_mode(struct http_server *s, struct MHD_Connection *c, struct request *req) {
@@ -226,7 +179,7 @@ static enum MHD_Result handle_mode(struct http_server *s, struct MHD_Connection 
                                      "changes are disabled: no token is configured (http.token)");
         }
         given = bearer_token(c, &given_len);
-        if (!given || !token_equal(given, given_len, s->token, s->token_len)) {
+        if (!given || !http_token_equal(given, given_len, s->token, s->token_len)) {
                 if (ratelimit_below(&s->refused_log, manager_now_usec(s->manager)))
                         log_notice(SENDER, "Refused a mode request from %s: %s",
                                    client_address(c, addr, sizeof(addr)),
@@ -234,12 +187,7 @@ static enum MHD_Result handle_mode(struct http_server *s, struct MHD_Connection 
                 return respond_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
         }
 
-        /* The body is the bare mode name, as on <root>/mode/set; a trailing newline is forgiven. */
-        while (req->len > 0 && (req->body[req->len - 1] == '\n' || req->body[req->len - 1] == '\r' ||
-                                req->body[req->len - 1] == ' ' || req->body[req->len - 1] == '\t'))
-                req->len--;
-        req->body[req->len] = 0;
-        mode = strlen(req->body) == req->len ? mode_from_string(req->body) : _MODE_INVALID;
+        mode = http_mode_from_body(req->body, req->len);
         if (mode < 0)
                 return respond_error(c, MHD_HTTP_BAD_REQUEST,
                                      "the body must be one of charge, discharge, idle, protect");
@@ -258,7 +206,7 @@ static enum MHD_Result handle_mode(struct http_server *s, struct MHD_Connection 
         return respond_json(c, MHD_HTTP_OK, body, (size_t) n);
 }
 
-static enum MHD_Result handle(struct http_server *s, struct MHD_Connection *c, enum route route,
+static enum MHD_Result handle(struct http_server *s, struct MHD_Connection *c, enum http_route route,
                               struct request *req) {
         struct http_view v;
         char *body = NULL;
@@ -266,23 +214,23 @@ static enum MHD_Result handle(struct http_server *s, struct MHD_Connection *c, e
         int r;
 
         switch (route) {
-        case ROUTE_PAGE:
+        case HTTP_ROUTE_PAGE:
                 return respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", (char *) http_page_html,
                                strlen(http_page_html), true);
-        case ROUTE_STATUS:
+        case HTTP_ROUTE_STATUS:
                 get_view(s, &v);
                 r = http_api_status(&v, &body, &len);
                 break;
-        case ROUTE_METRICS:
+        case HTTP_ROUTE_METRICS:
                 get_view(s, &v);
                 r = http_api_metrics(&v, &body, &len);
                 if (r >= 0)
                         return respond(c, MHD_HTTP_OK, METRICS_TYPE, body, len, false);
                 break;
-        case ROUTE_HISTORY:
+        case HTTP_ROUTE_HISTORY:
                 r = http_history_json(s->history, HISTORY_INTERVAL_S, &body, &len);
                 break;
-        case ROUTE_MODE:
+        case HTTP_ROUTE_MODE:
                 return handle_mode(s, c, req);
         default:
                 return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -334,12 +282,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (req->too_large)
                 return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, TOO_LARGE);
 
-        enum route route = route_from_path(url);
+        enum http_route route = http_route_from_path(url);
         if (route < 0)
                 return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
-        if (strcmp(method, routes[route].method) != 0)
+        if (strcmp(method, http_route_method(route)) != 0)
                 return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                     route == ROUTE_MODE ? "method not allowed: use POST"
+                                     route == HTTP_ROUTE_MODE ? "method not allowed: use POST"
                                                          : "method not allowed: use GET");
         return handle(s, c, route, req);
 }

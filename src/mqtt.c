@@ -15,7 +15,9 @@
 
 #define SENDER "mqtt"
 #define BACKOFF_MIN_USEC (1ULL * 1000000ULL)
-#define BACKOFF_MAX_USEC (30ULL * 1000000ULL)
+/* 29 s, not 30: with the connect itself, a broker that returns right after a
+ * failed attempt is reached again within 30 s. */
+#define BACKOFF_MAX_USEC (29ULL * 1000000ULL)
 /* A TCP connect to a host that drops SYNs takes minutes to fail by itself. */
 #define CONNECT_TIMEOUT_USEC (10ULL * 1000000ULL)
 #define MISC_INTERVAL_USEC (1000000ULL)
@@ -193,7 +195,7 @@ static void schedule_retry(struct mqtt *m) {
 
         m->backoff_usec = m->backoff_usec * 2 > BACKOFF_MAX_USEC ? BACKOFF_MAX_USEC : m->backoff_usec * 2;
         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
-        if (sd_event_add_time_relative(m->event, &m->retry_timer, CLOCK_MONOTONIC, delay, 100000, on_retry, m) < 0)
+        if (sd_event_add_time_relative(m->event, &m->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry, m) < 0)
                 log_error(SENDER, "Cannot schedule the reconnect: the MQTT link stays down");
 }
 
