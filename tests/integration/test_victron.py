@@ -200,10 +200,12 @@ class Victron(HbTestCase):
         self.wait_state(ON)
         # Someone switches the charger off in VictronConnect: OR says "device
         # mode register", so the daemon switches it on again (rate-limited).
+        first_on = self.sim.frames().count(SET_ON)
         self.sim.control(mode=4)
         self.wait_state(OFF)
-        self.wait_frame(SET_ON, timeout=15)
-        self.wait_state(ON)
+        # The re-assert is rate-limited to one round per 10 s after the last command.
+        self.wait_frame(SET_ON, count=first_on + 1, timeout=15)
+        self.wait_state(ON, timeout=5)
         self.assertIn("should be on: switching again", self.d.logtext())
 
     def test_retries_without_echo(self):

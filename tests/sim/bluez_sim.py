@@ -1750,7 +1750,8 @@ async def amain(args):
     return 0
 
 
-def main(argv=None):
+def make_parser():
+    """The command line parser (also used by home.py to get the defaults)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
@@ -1780,6 +1781,11 @@ def main(argv=None):
                     help="answer Connect once services are resolved (BlueZ 5.66) "
                          "or as soon as Connected is true")
     ap.add_argument("-v", "--verbose", action="store_true")
+    return ap
+
+
+def main(argv=None):
+    ap = make_parser()
     args = ap.parse_args(argv)
     if not args.bus:
         ap.error("--bus or DBUS_SYSTEM_BUS_ADDRESS needed")

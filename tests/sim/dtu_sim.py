@@ -497,7 +497,8 @@ def json_loads_obj(raw):
     return obj
 
 
-def main(argv=None):
+def make_parser():
+    """The command line parser (also used by home.py to get the defaults)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kind", choices=("ahoy", "opendtu"), required=True)
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = a free one)")
@@ -522,6 +523,11 @@ def main(argv=None):
                     help="AhoyDTU: s it keeps the last status after the inverter became unreachable")
     ap.add_argument("--seed", type=int, default=None, help="random seed for the noise")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return ap
+
+
+def main(argv=None):
+    ap = make_parser()
     args = ap.parse_args(argv)
     if args.speed <= 0 or args.max_w <= 0:
         ap.error("--speed and --max-w must be > 0")

@@ -720,7 +720,8 @@ class Shelly:
         return app
 
 
-def main(argv=None):
+def make_parser():
+    """The command line parser (also used by home.py to get the defaults)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gen", type=int, choices=(1, 2), default=1, help="device generation (2 = Gen2+ RPC)")
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = a free one)")
@@ -734,6 +735,11 @@ def main(argv=None):
     ap.add_argument("--state-file", default=None, help="persist relay state and energy here (JSON)")
     ap.add_argument("--mac", default="A8032AB1C2D3", help="MAC address (device id suffix)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return ap
+
+
+def main(argv=None):
+    ap = make_parser()
     args = ap.parse_args(argv)
     if args.relays < 1 or args.timer_scale <= 0:
         ap.error("--relays must be >= 1 and --timer-scale > 0")

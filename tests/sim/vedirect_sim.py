@@ -394,7 +394,8 @@ def make_handler(sim):
     return Handler
 
 
-def main():
+def make_parser():
+    """The command line parser (also used by home.py to get the defaults)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--link", required=True, help="symlink to create to the pty (the driver's port)")
     ap.add_argument("--control-port", type=int, default=0, help="HTTP control port on 127.0.0.1 (0 = a free one)")
@@ -405,6 +406,11 @@ def main():
                     help="device mode register at start: 1 on (default), 4 off")
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between blocks")
     ap.add_argument("-v", "--verbose", action="store_true")
+    return ap
+
+
+def main():
+    ap = make_parser()
     args = ap.parse_args()
 
     sim = Sim(args)
