@@ -198,3 +198,80 @@ const struct bluez_object *bluez_objects_child(const struct bluez_objects *o, en
         }
         return NULL;
 }
+
+bool bluez_objects_find_gatt(const struct bluez_objects *o, const char *dev_path, const char *const *service_uuids,
+                             const char *const *notify_uuids, const char *const *write_uuids, size_t n,
+                             bool write_command, const struct bluez_object **ret_notify,
+                             const struct bluez_object **ret_write) {
+        unsigned want_write = write_command ? BLUEZ_FLAG_WRITE_WITHOUT_RESPONSE : BLUEZ_FLAG_WRITE;
+
+        for (size_t i = 0; i < n && service_uuids[i]; i++) {
+                const struct bluez_object *svc = bluez_objects_child(o, BLUEZ_SERVICE, dev_path, service_uuids[i], 0);
+                if (!svc)
+                        continue;
+                const struct bluez_object *nc =
+                        bluez_objects_child(o, BLUEZ_CHARACTERISTIC, svc->path, notify_uuids[i], BLUEZ_FLAG_NOTIFY);
+                const struct bluez_object *wc =
+                        bluez_objects_child(o, BLUEZ_CHARACTERISTIC, svc->path, write_uuids[i], want_write);
+                /* A write of the other kind still works (BlueZ forces the procedure by "type"). */
+                if (!wc)
+                        wc = bluez_objects_child(o, BLUEZ_CHARACTERISTIC, svc->path, write_uuids[i],
+                                                 want_write ^ (BLUEZ_FLAG_WRITE | BLUEZ_FLAG_WRITE_WITHOUT_RESPONSE));
+                if (nc && wc) {
+                        *ret_notify = nc;
+                        *ret_write = wc;
+                        return true;
+                }
+        }
+        return false;
+}
+
+int bluez_error_to_errno(const sd_bus_error *e, int fallback) {
+        if (!e || !e->name)
+                return fallback < 0 ? fallback : -EIO;
+        if (strcmp(e->name, "org.bluez.Error.InProgress") == 0)
+                return -EBUSY;
+        if (strcmp(e->name, "org.bluez.Error.NotConnected") == 0)
+                return -ENOTCONN;
+        if (strcmp(e->name, "org.bluez.Error.DoesNotExist") == 0)
+                return -ENODEV;
+        if (strcmp(e->name, "org.bluez.Error.NotReady") == 0 || strcmp(e->name, "org.bluez.Error.NotAvailable") == 0)
+                return -EAGAIN;
+        if (strcmp(e->name, "org.freedesktop.DBus.Error.NoReply") == 0 ||
+            strcmp(e->name, "org.freedesktop.DBus.Error.Timeout") == 0)
+                return -ETIMEDOUT;
+        int r = sd_bus_error_get_errno(e);
+        return r > 0 ? -r : -EIO;
+}
+
+
+int bluez_read_value_changed(sd_bus_message *m, const void **ret_data, size_t *ret_size) {
+        const char *iface, *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &iface);
+        if (r < 0)
+                return r;
+        if (strcmp(iface, "org.bluez.GattCharacteristic1") != 0)
+                return 0;
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                if (strcmp(name, "Value") == 0) {
+                        r = sd_bus_message_enter_container(m, 'v', "ay");
+                        if (r >= 0)
+                                r = sd_bus_message_read_array(m, 'y', ret_data, ret_size);
+                        return r < 0 ? r : 1;
+                }
+                r = sd_bus_message_skip(m, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return r < 0 ? r : 0;
+}

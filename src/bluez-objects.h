@@ -41,6 +41,18 @@ const struct bluez_object *bluez_objects_find(const struct bluez_objects *o, enu
  * characteristics, want_flags must all be present (0: any). */
 const struct bluez_object *bluez_objects_child(const struct bluez_objects *o, enum bluez_kind kind, const char *parent,
                                                const char *uuid, unsigned want_flags);
+/* The notify and write characteristics of the first of `n` services (by UUID,
+ * below the device) that has both; two characteristics may share a UUID, so
+ * they are told apart by their Flags. */
+bool bluez_objects_find_gatt(const struct bluez_objects *o, const char *dev_path, const char *const *service_uuids,
+                             const char *const *notify_uuids, const char *const *write_uuids, size_t n,
+                             bool write_command, const struct bluez_object **ret_notify,
+                             const struct bluez_object **ret_write);
+/* A characteristic's PropertiesChanged signal: 1 and the new Value (valid as
+ * long as the message), 0 when it carries no Value, negative on a bad message. */
+int bluez_read_value_changed(sd_bus_message *m, const void **ret_data, size_t *ret_size);
+/* A BlueZ or D-Bus error name → negative errno. */
+int bluez_error_to_errno(const sd_bus_error *e, int fallback);
 /* Reads the booleans of interest from an a{sv} (PropertiesChanged). */
 int bluez_read_props(sd_bus_message *m, struct bluez_object *obj, unsigned *ret_seen);
 #define BLUEZ_SEEN_CONNECTED (1u << 0)

@@ -80,24 +80,6 @@ static void step_objects(struct ble_link *l, enum ble_step next);
 static void step_connect(struct ble_link *l);
 static void begin_close(struct ble_link *l);
 
-static int bus_error_to_errno(const sd_bus_error *e, int fallback) {
-        if (!e || !e->name)
-                return fallback < 0 ? fallback : -EIO;
-        if (strcmp(e->name, "org.bluez.Error.InProgress") == 0)
-                return -EBUSY;
-        if (strcmp(e->name, "org.bluez.Error.NotConnected") == 0)
-                return -ENOTCONN;
-        if (strcmp(e->name, "org.bluez.Error.DoesNotExist") == 0)
-                return -ENODEV;
-        if (strcmp(e->name, "org.bluez.Error.NotReady") == 0 || strcmp(e->name, "org.bluez.Error.NotAvailable") == 0)
-                return -EAGAIN;
-        if (strcmp(e->name, "org.freedesktop.DBus.Error.NoReply") == 0 ||
-            strcmp(e->name, "org.freedesktop.DBus.Error.Timeout") == 0)
-                return -ETIMEDOUT;
-        int r = sd_bus_error_get_errno(e);
-        return r > 0 ? -r : -EIO;
-}
-
 static void link_release(struct ble_link *l) {
         l->call = sd_bus_slot_unref(l->call);
         l->match_dev = sd_bus_slot_unref(l->match_dev);
@@ -276,30 +258,14 @@ static int on_dev_props(sd_bus_message *m, void *userdata, sd_bus_error *e) {
 
 static int on_char_props(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         struct ble_link *l = userdata;
-        const char *iface, *name;
-        int r;
+        const void *data;
+        size_t size;
 
-        if (sd_bus_message_read(m, "s", &iface) < 0 || strcmp(iface, "org.bluez.GattCharacteristic1") != 0)
+        if (bluez_read_value_changed(m, &data, &size) <= 0)
                 return 0;
-        if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
-                return 0;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                if (sd_bus_message_read(m, "s", &name) < 0)
-                        return 0;
-                if (strcmp(name, "Value") == 0) {
-                        const void *data;
-                        size_t size;
-                        if (sd_bus_message_enter_container(m, 'v', "ay") < 0 ||
-                            sd_bus_message_read_array(m, 'y', &data, &size) < 0)
-                                return 0;
-                        if (l->step == STEP_READY && !l->detached && l->cb.notification)
-                                l->cb.notification(l->userdata, data, size);
-                        return 0; /* the callback may have closed the link */
-                }
-                if (sd_bus_message_skip(m, "v") < 0 || sd_bus_message_exit_container(m) < 0)
-                        return 0;
-        }
-        return 0;
+        if (l->step == STEP_READY && !l->detached && l->cb.notification)
+                l->cb.notification(l->userdata, data, size);
+        return 0; /* the callback may have closed the link */
 }
 
 static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *e) {
@@ -353,7 +319,7 @@ static int on_notify_started(sd_bus_message *m, void *userdata, sd_bus_error *e)
 
         l->call = sd_bus_slot_unref(l->call);
         if (err) {
-                fail(l, bus_error_to_errno(err, -EIO), "StartNotify: %s", err->message ? err->message : err->name);
+                fail(l, bluez_error_to_errno(err, -EIO), "StartNotify: %s", err->message ? err->message : err->name);
                 return 0;
         }
         l->notify_started = true;
@@ -384,33 +350,19 @@ static int on_stale_notify_stopped(sd_bus_message *m, void *userdata, sd_bus_err
 
 static bool find_characteristics(struct ble_link *l, const struct bluez_objects *o) {
         const struct ble_profile *p = l->profile;
-        unsigned want_write = p->write_command ? BLUEZ_FLAG_WRITE_WITHOUT_RESPONSE : BLUEZ_FLAG_WRITE;
+        const struct bluez_object *n, *w;
 
-        for (size_t i = 0; i < ELEMENTSOF(p->service_uuids) && p->service_uuids[i]; i++) {
-                const struct bluez_object *svc =
-                        bluez_objects_child(o, BLUEZ_SERVICE, l->dev_path, p->service_uuids[i], 0);
-                if (!svc)
-                        continue;
-                /* Two characteristics may share a UUID (JK): pick by Flags. */
-                const struct bluez_object *n =
-                        bluez_objects_child(o, BLUEZ_CHARACTERISTIC, svc->path, p->notify_uuids[i], BLUEZ_FLAG_NOTIFY);
-                const struct bluez_object *w =
-                        bluez_objects_child(o, BLUEZ_CHARACTERISTIC, svc->path, p->write_uuids[i], want_write);
-                if (!w)
-                        w = bluez_objects_child(o, BLUEZ_CHARACTERISTIC, svc->path, p->write_uuids[i],
-                                                want_write ^ (BLUEZ_FLAG_WRITE | BLUEZ_FLAG_WRITE_WITHOUT_RESPONSE));
-                if (!n || !w)
-                        continue;
-                free(l->notify_path);
-                free(l->write_path);
-                l->notify_path = strdup(n->path);
-                l->write_path = strdup(w->path);
-                if (!l->notify_path || !l->write_path)
-                        return false;
-                l->notify_started = n->notifying; /* left enabled by an earlier run? */
-                return true;
-        }
-        return false;
+        if (!bluez_objects_find_gatt(o, l->dev_path, p->service_uuids, p->notify_uuids, p->write_uuids,
+                                     ELEMENTSOF(p->service_uuids), p->write_command, &n, &w))
+                return false;
+        free(l->notify_path);
+        free(l->write_path);
+        l->notify_path = strdup(n->path);
+        l->write_path = strdup(w->path);
+        if (!l->notify_path || !l->write_path)
+                return false;
+        l->notify_started = n->notifying; /* left enabled by an earlier run? */
+        return true;
 }
 
 static int on_objects(sd_bus_message *m, void *userdata, sd_bus_error *e) {
@@ -422,7 +374,7 @@ static int on_objects(sd_bus_message *m, void *userdata, sd_bus_error *e) {
 
         l->call = sd_bus_slot_unref(l->call);
         if (err) {
-                fail(l, bus_error_to_errno(err, -EIO), "GetManagedObjects: %s",
+                fail(l, bluez_error_to_errno(err, -EIO), "GetManagedObjects: %s",
                      err->message ? err->message : err->name);
                 return 0;
         }
@@ -518,7 +470,7 @@ static int on_connected(sd_bus_message *m, void *userdata, sd_bus_error *e) {
                                 step_objects(l, STEP_OBJECTS);
                         return 0;
                 }
-                fail(l, bus_error_to_errno(err, -EIO), "connect: %s", msg);
+                fail(l, bluez_error_to_errno(err, -EIO), "connect: %s", msg);
                 return 0;
         }
         if (l->resolved) {
@@ -634,7 +586,7 @@ static int on_written(sd_bus_message *m, void *userdata, sd_bus_error *e) {
 
         l->call = sd_bus_slot_unref(l->call);
         if (err)
-                fail(l, bus_error_to_errno(err, -EIO), "write: %s", err->message ? err->message : err->name);
+                fail(l, bluez_error_to_errno(err, -EIO), "write: %s", err->message ? err->message : err->name);
         return 0;
 }
 
