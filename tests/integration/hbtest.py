@@ -345,3 +345,59 @@ class HbTestCase(unittest.TestCase):
         s = Sim(self.workdir, script, *args, name=name)
         self._hb_stops.append(s.stop)
         return s
+
+
+class VeDirectSim:
+    """tests/sim/vedirect_sim.py on a pty behind a by-id-like symlink, with its
+    HTTP control (shared by the VE.Direct, fault and home tests)."""
+
+    def __init__(self, workdir, link=None, args=()):
+        self.link = link or os.path.join(workdir, "usb-VictronEnergy_BV_VE_Direct_cable_VE1234-if00-port0")
+        self.out_path = os.path.join(workdir, "vedirect-sim.log")
+        self.out = open(self.out_path, "ab")
+        sim = os.path.join(HB_SOURCE, "tests", "sim", "vedirect_sim.py")
+        self.proc = subprocess.Popen(["/usr/bin/python3", sim, "--link", self.link, "--control-port", "0"]
+                                     + list(args), stdout=self.out, stderr=subprocess.STDOUT)
+        m = wait_for(self._started, 10, what="the VE.Direct simulator")
+        self.url = "http://127.0.0.1:%s" % m.group(1)
+
+    def _started(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("vedirect_sim.py exited: %s" % self.output())
+        return re.search(r"control http://127\.0\.0\.1:(\d+)", self.output())
+
+    def output(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def _call(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="GET" if data is None else "POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def control(self, **kw):
+        return self._call("/control", kw)
+
+    def state(self):
+        return self._call("/state")
+
+    def log(self):
+        """Every HEX command received: frame, t (monotonic), answer."""
+        return self._call("/log")
+
+    hex_log = log
+
+    def frames(self):
+        return [e["frame"] for e in self.log()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.out.closed:
+            self.out.close()

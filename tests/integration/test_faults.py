@@ -60,7 +60,6 @@ ON, OFF, UNKNOWN = b"\x01", b"\x00", b"\xff"
 LUT = "".join("%d;%d\n" % (p, p * 6) for p in range(10, 101, 10))
 # Inverter time 10 x faster: a command arrives after 0.3 s, settles in 2 s.
 DTU_FAST = ("--speed", "10", "--noise", "0")
-VEDIRECT_SIM = os.path.join(hbtest.SIM_DIR, "vedirect_sim.py")
 SET_ON, SET_OFF = ":8000200014A", ":80002000447"  # HEX set device mode 1 / 4
 BMS_MAC = "A4:C1:38:00:00:01"
 
@@ -128,53 +127,7 @@ def log_diff(a, b):
 
 
 # -- simulators not covered by hbtest ----------------------------------------------------------
-class VeDirect:
-    """tests/sim/vedirect_sim.py on a pty behind a by-id-like symlink, with its HTTP control."""
-
-    def __init__(self, workdir, args=()):
-        self.link = os.path.join(workdir, "usb-VictronEnergy_BV_VE_Direct_cable_VE1234-if00-port0")
-        self.out_path = os.path.join(workdir, "vedirect-sim.log")
-        self.out = open(self.out_path, "ab")
-        self.proc = subprocess.Popen(["/usr/bin/python3", VEDIRECT_SIM, "--link", self.link, "--control-port", "0"]
-                                     + list(args), stdout=self.out, stderr=subprocess.STDOUT)
-        m = wait_for(self._started, 10, what="the VE.Direct simulator")
-        self.url = "http://127.0.0.1:%s" % m.group(1)
-
-    def _started(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("vedirect_sim.py exited: %s" % self.output())
-        return re.search(r"control http://127\.0\.0\.1:(\d+)", self.output())
-
-    def output(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def _call(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method="GET" if data is None else "POST")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
-
-    def control(self, **kw):
-        return self._call("/control", kw)
-
-    def state(self):
-        return self._call("/state")
-
-    def hex_log(self):
-        """Every HEX command received: frame, t (monotonic), answer."""
-        return self._call("/log")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self.out.closed:
-            self.out.close()
+VeDirect = hbtest.VeDirectSim
 
 
 # -- one simulated home ---------------------------------------------------------------------------
@@ -267,7 +220,7 @@ class Home:
         return s
 
     def vedirect(self, *args):
-        v = VeDirect(self.workdir, args)
+        v = VeDirect(self.workdir, args=args)
         self.stops.append(v.stop)
         return v
 

@@ -6,17 +6,13 @@ publishes over a real mosquitto. Power and state, switching through HEX
 and interleaved HEX frames, unplug/replug without a restart."""
 import json
 import os
-import re
 import struct
-import subprocess
 import time
 import unittest
-import urllib.request
 
 import hbtest
 from hbtest import HbTestCase, base_config, wait_for
 
-SIM = os.path.join(hbtest.HB_SOURCE, "tests", "sim", "vedirect_sim.py")
 SET_ON = ":8000200014A"
 SET_OFF = ":80002000447"
 ON, OFF, UNKNOWN = b"\x01", b"\x00", b"\xff"  # sol/state: int8, -1 = fault or syncing
@@ -26,53 +22,7 @@ def u16(v):
     return struct.pack(">H", v)
 
 
-class VeDirectSim:
-    """The simulator process and its HTTP control."""
-
-    def __init__(self, workdir, link, args=()):
-        self.out_path = os.path.join(workdir, "vedirect-sim.log")
-        self.out = open(self.out_path, "ab")
-        self.proc = subprocess.Popen(["/usr/bin/python3", SIM, "--link", link, "--control-port", "0"] + list(args),
-                                     stdout=self.out, stderr=subprocess.STDOUT)
-        m = wait_for(lambda: self._started(), 10, what="the VE.Direct simulator")
-        self.url = "http://127.0.0.1:%s" % m.group(1)
-
-    def _started(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("vedirect_sim.py exited: %s" % self.output())
-        return re.search(r"control http://127\.0\.0\.1:(\d+)", self.output())
-
-    def output(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def _call(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method="GET" if data is None else "POST")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
-
-    def control(self, **kw):
-        return self._call("/control", kw)
-
-    def state(self):
-        return self._call("/state")
-
-    def log(self):
-        return self._call("/log")
-
-    def frames(self):
-        return [e["frame"] for e in self.log()]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
+VeDirectSim = hbtest.VeDirectSim
 
 
 class Victron(HbTestCase):
