@@ -52,9 +52,12 @@ struct mqtt {
         uint64_t backoff_usec;
         uint64_t connect_started_usec;
         unsigned connects;
-        /* QoS 1/2 publishes not yet acknowledged: a QoS 2 message reaches
-         * subscribers only after PUBREL, so shutdown waits for these too. */
-        unsigned unacked;
+        /* Message ids of QoS 1/2 publishes not yet acknowledged: a QoS 2
+         * message reaches subscribers only after PUBREL, so shutdown waits for
+         * these too. libmosquitto calls on_publish for QoS 0 messages as well,
+         * hence ids, not a counter. */
+        int *unacked;
+        size_t n_unacked;
         struct ratelimit fail_rl;
 };
 
@@ -109,7 +112,7 @@ static void drop_connection(struct mqtt *m, int error) {
         m->io = sd_event_source_disable_unref(m->io);
         m->connected = false;
         m->connecting = false;
-        m->unacked = 0;
+        m->n_unacked = 0;
         if (m->stopping)
                 return;
         if (was_connected) {
@@ -250,8 +253,12 @@ static void on_connect(struct mosquitto *mosq, void *userdata, int rc, int flags
 
 static void on_publish(struct mosquitto *mosq, void *userdata, int mid, int reason, const mosquitto_property *p) {
         struct mqtt *m = userdata;
-        if (m->unacked > 0)
-                m->unacked--;
+
+        for (size_t i = 0; i < m->n_unacked; i++)
+                if (m->unacked[i] == mid) {
+                        m->unacked[i] = m->unacked[--m->n_unacked];
+                        return;
+                }
 }
 
 static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *msg,
@@ -348,6 +355,7 @@ struct mqtt *mqtt_free(struct mqtt *m) {
         for (size_t i = 0; i < m->n_subs; i++)
                 free(m->subs[i].pattern);
         free(m->subs);
+        free(m->unacked);
         free(m->host);
         free(m->status_topic);
         sd_event_unref(m->event);
@@ -360,11 +368,17 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
 
         if (!m->connected)
                 return -ENOTCONN;
-        rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int) len, payload, qos, retain, NULL);
+        int mid = 0;
+        rc = mosquitto_publish_v5(m->mosq, &mid, topic, (int) len, payload, qos, retain, NULL);
         if (rc != MOSQ_ERR_SUCCESS)
                 return mosq_to_errno(rc);
-        if (qos > 0)
-                m->unacked++;
+        if (qos > 0) {
+                int *v = realloc(m->unacked, (m->n_unacked + 1) * sizeof(int));
+                if (v) {
+                        m->unacked = v;
+                        m->unacked[m->n_unacked++] = mid;
+                }
+        }
         (void) update_io_events(m);
         return 0;
 }
@@ -407,7 +421,7 @@ unsigned mqtt_get_connects(const struct mqtt *m) {
 }
 
 bool mqtt_has_pending(const struct mqtt *m) {
-        return m && m->connected && (mosquitto_want_write(m->mosq) || m->unacked > 0);
+        return m && m->connected && (mosquitto_want_write(m->mosq) || m->n_unacked > 0);
 }
 
 void mqtt_disconnect(struct mqtt *m) {
