@@ -40,6 +40,27 @@ def wait_for(cond, timeout, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
 
 
+def stop_process(proc, timeout=5):
+    """SIGTERM, then SIGKILL after timeout seconds; always reaps the process."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def http_json(url, body=None, timeout=5):
+    """GET, or POST with a JSON body; returns the decoded JSON answer (None when empty)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
+                                 headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
 class Broker:
     """A mosquitto on 127.0.0.1 with a config file written here."""
 
@@ -73,13 +94,7 @@ class Broker:
             return False
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
         if getattr(self, "log", None):
             self.log.close()
@@ -257,11 +272,7 @@ class Sim:
 
     def call(self, path, body=None, timeout=5):
         """GET (or POST with a JSON body) on the simulator; returns the decoded JSON answer."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method="GET" if data is None else "POST",
-                                     headers={"Content-Type": "application/json"} if data else {})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read() or b"null")
+        return http_json(self.base + path, body, timeout)
 
     def state(self):
         return self.call("/sim/state")
@@ -278,13 +289,7 @@ class Sim:
         self.call("/sim/fail", dict(kw, mode=mode))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if not self.log.closed:
             self.log.close()
 
@@ -371,10 +376,7 @@ class VeDirectSim:
             return f.read().decode("utf-8", "replace")
 
     def _call(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method="GET" if data is None else "POST")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
+        return http_json(self.url + path, body, timeout=10)
 
     def control(self, **kw):
         return self._call("/control", kw)
@@ -392,12 +394,6 @@ class VeDirectSim:
         return [e["frame"] for e in self.log()]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if not self.out.closed:
             self.out.close()

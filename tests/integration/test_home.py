@@ -22,13 +22,11 @@ HB_HOME_VERBOSE=1 prints the meter readings of the load step."""
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
 import unittest
-import urllib.request
 
 import hbtest
 from hbtest import HbTestCase, wait_for
@@ -86,13 +84,7 @@ class PrivateBus:
                 return False
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        hbtest.stop_process(self.proc)
         self.log.close()
 
 
@@ -125,10 +117,7 @@ class Home:
             return f.read().decode("utf-8", "replace")
 
     def call(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method="GET" if data is None else "POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return json.loads(r.read())
+        return hbtest.http_json(self.base + path, body)
 
     def state(self):
         return self.call("/state")
@@ -143,13 +132,7 @@ class Home:
         return self.call("/commands?since=%f" % since)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        hbtest.stop_process(self.proc, timeout=10)
         self.out.close()
         self.err.close()
 
