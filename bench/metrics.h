@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "bench/plant.h"
-#include "lut.h"
+#include "homebattery/lut.h"
 
 struct bench_metrics {
         double export_wh;           /* inverter output above the house load */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lut.h"
+#include "homebattery/lut.h"
 
 /* ---- Household load profile ---- */
 

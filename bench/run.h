@@ -9,7 +9,7 @@
 
 #include "bench/metrics.h"
 #include "bench/plant.h"
-#include "lut.h"
+#include "homebattery/lut.h"
 #include "netzero.h"
 
 struct bench_run_config {

@@ -143,7 +143,6 @@ static void ahoy_clear(struct dtu_glue *g) {
 static const struct dtu_glue_kind ahoy_kind = {
         .dtu = "AhoyDTU",
         .unacked = " (travelling)",
-        .timer_description = "ahoy-dtu-sync",
         .size = sizeof(struct ahoy_dtu),
         .read = ahoy_read,
         .command = ahoy_command,

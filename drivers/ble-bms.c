@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <systemd/sd-event.h>
-
 #include "ble-bms.h"
 #include "homebattery/log.h"
 #include "homebattery/transport.h"
@@ -24,15 +22,15 @@ struct ble_bms {
         struct ble_profile profile;
         struct bms_session *session;
         struct ble_link *link;
-        sd_event_source *answer_timer;
-        sd_event_source *read_timer;
+        struct host_timer *answer_timer;
+        struct host_timer *read_timer; /* both armed only during a read */
         struct ratelimit rl;
 };
 
 static void end_read(struct ble_bms *b) {
-        b->answer_timer = sd_event_source_disable_unref(b->answer_timer);
-        b->read_timer = sd_event_source_disable_unref(b->read_timer);
-        transport_ble_close(b->link);
+        host_timer_disarm(b->device, b->answer_timer);
+        host_timer_disarm(b->device, b->read_timer);
+        transport_ble_close(b->device, b->link);
         b->link = NULL;
 }
 
@@ -40,8 +38,6 @@ static void read_failed(struct ble_bms *b, int error, const char *step) {
         end_read(b);
         device_report_read_failed(b->device, error, step);
 }
-
-static int on_answer_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 
 static void handle(struct ble_bms *b, const struct bms_event *ev) {
         if (ev->rejected && ratelimit_below(&b->rl, device_now_usec(b->device)))
@@ -51,15 +47,14 @@ static void handle(struct ble_bms *b, const struct bms_event *ev) {
         case BMS_ACTION_WAIT:
                 break;
         case BMS_ACTION_WRITE: {
-                int r = transport_ble_write(b->link, ev->write, ev->write_len);
+                int r = transport_ble_write(b->device, b->link, ev->write, ev->write_len);
                 if (r < 0) {
                         read_failed(b, r, "write request");
                         return;
                 }
-                b->answer_timer = sd_event_source_disable_unref(b->answer_timer);
-                if (sd_event_add_time_relative(device_get_event(b->device), &b->answer_timer, CLOCK_MONOTONIC,
-                                               ev->timeout_usec ? ev->timeout_usec : 2 * USEC_PER_SEC, 0,
-                                               on_answer_timeout, b) < 0) {
+                if (host_timer_arm(b->device, b->answer_timer,
+                                   device_now_usec(b->device) + (ev->timeout_usec ? ev->timeout_usec : 2 * USEC_PER_SEC),
+                                   0) < 0) {
                         read_failed(b, -ENOMEM, "answer timer");
                         return;
                 }
@@ -85,21 +80,18 @@ static void handle(struct ble_bms *b, const struct bms_event *ev) {
         }
 }
 
-static int on_answer_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static void on_answer_timeout(void *userdata) {
         struct ble_bms *b = userdata;
         struct bms_event ev = {};
 
-        b->answer_timer = sd_event_source_disable_unref(b->answer_timer);
         bms_session_timeout(b->session, &ev);
         handle(b, &ev);
-        return 0;
 }
 
-static int on_read_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static void on_read_timeout(void *userdata) {
         struct ble_bms *b = userdata;
-        b->read_timer = sd_event_source_disable_unref(b->read_timer);
+
         read_failed(b, -ETIMEDOUT, "read did not complete within 60 s");
-        return 0;
 }
 
 static void on_ready(void *userdata) {
@@ -139,13 +131,12 @@ static int ble_bms_read(void *state) {
 
         if (b->link)
                 return -EBUSY;
-        r = sd_event_add_time_relative(device_get_event(b->device), &b->read_timer, CLOCK_MONOTONIC, READ_MAX_USEC, 0,
-                                       on_read_timeout, b);
+        r = host_timer_arm(b->device, b->read_timer, device_now_usec(b->device) + READ_MAX_USEC, 0);
         if (r < 0)
                 return r;
         r = transport_ble_open(b->device, b->config->mac, &b->profile, &cb, b, &b->link);
         if (r < 0) {
-                b->read_timer = sd_event_source_disable_unref(b->read_timer);
+                host_timer_disarm(b->device, b->read_timer);
                 return r;
         }
         return 0;
@@ -178,8 +169,12 @@ int ble_bms_new(struct device *d, const struct ble_battery_config *c, enum bms_k
         }
         b->profile.write_command = g->write_command;
         r = bms_session_new(kind, kind == BMS_KIND_JK ? (enum bms_layout) c->layout : BMS_LAYOUT_AUTO, &b->session);
+        if (r >= 0)
+                r = host_timer_new(d, on_answer_timeout, b, &b->answer_timer);
+        if (r >= 0)
+                r = host_timer_new(d, on_read_timeout, b, &b->read_timer);
         if (r < 0) {
-                free(b);
+                ble_bms_free(b);
                 return r;
         }
         device_set_read_interval(d, (uint64_t) c->interval_s * USEC_PER_SEC);
@@ -192,6 +187,8 @@ void ble_bms_free(void *state) {
         if (!b)
                 return;
         end_read(b);
+        host_timer_free(b->device, b->answer_timer);
+        host_timer_free(b->device, b->read_timer);
         bms_session_free(b->session);
         free(b);
 }

@@ -3,7 +3,6 @@
  * driver means one file in drivers/ and one line here. */
 
 #include "drivers.h"
-#include "registry.h"
 
 const struct driver *const driver_table[] = {
         &driver_llt_power_bms_v4_ble,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The driver objects, one per file in drivers/. */
+/* The driver objects, one per file in drivers/, and the table of them all
+ * (drivers.c) that src/registry.c looks names up in. */
 #pragma once
 
 #include "homebattery/driver.h"
@@ -13,3 +14,6 @@ extern const struct driver driver_shelly_charger;
 extern const struct driver driver_ahoy_dtu;
 extern const struct driver driver_open_dtu;
 extern const struct driver driver_mqtt_consumption;
+
+/* NULL-terminated. */
+extern const struct driver *const driver_table[];

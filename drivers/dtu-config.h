@@ -4,7 +4,7 @@
 #pragma once
 
 #include "homebattery/driver.h"
-#include "lut.h"
+#include "homebattery/lut.h"
 
 struct dtu_glue_kind;
 

@@ -15,8 +15,8 @@ void dtu_glue_free(void *state) {
 
         if (!g)
                 return;
-        transport_http_cancel(g->req);
-        sd_event_source_disable_unref(g->timer);
+        transport_http_cancel(g->device, g->req);
+        host_timer_free(g->device, g->timer);
         if (g->kind->clear)
                 g->kind->clear(g);
         free(g->url_base);
@@ -164,7 +164,7 @@ static void step(struct dtu_glue *g) {
                 /* One request at a time; only an off may push another aside. */
                 if (!dtu_sync_should_preempt(&g->sync, now))
                         return;
-                transport_http_cancel(TAKE_PTR(g->req));
+                transport_http_cancel(g->device, TAKE_PTR(g->req));
                 dtu_sync_abort(&g->sync);
         }
 
@@ -184,21 +184,23 @@ static void step(struct dtu_glue *g) {
                 dtu_glue_command_done(g, r, dtu_action_to_string(act), NULL);
 }
 
-static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+static void on_tick(void *userdata) {
         struct dtu_glue *g = userdata;
 
-        (void) sd_event_source_set_time(s, usec + DTU_TICK_USEC);
+        g->next_tick_usec += DTU_TICK_USEC;
+        /* After a stall, tick from now rather than catching up. */
+        if (g->next_tick_usec <= dtu_glue_now(g))
+                g->next_tick_usec = dtu_glue_now(g) + DTU_TICK_USEC;
+        (void) host_timer_arm(g->device, g->timer, g->next_tick_usec, DTU_TICK_USEC / 10);
         step(g);
-        return 0;
 }
 
 /* Run the loop at once instead of at the next tick. */
 static void kick(struct dtu_glue *g) {
-        uint64_t now;
-
-        if (!g->timer || sd_event_now(device_get_event(g->device), CLOCK_MONOTONIC, &now) < 0)
+        if (!g->started)
                 return;
-        (void) sd_event_source_set_time(g->timer, now);
+        g->next_tick_usec = dtu_glue_now(g);
+        (void) host_timer_arm(g->device, g->timer, g->next_tick_usec, 0);
 }
 
 static int glue_set_on(void *state, bool on) {
@@ -240,16 +242,16 @@ int dtu_glue_start(void *state) {
         struct dtu_glue *g = state;
         int r;
 
-        r = sd_event_add_time_relative(device_get_event(g->device), &g->timer, CLOCK_MONOTONIC, 0,
-                                       DTU_TICK_USEC / 10, on_tick, g);
+        r = host_timer_new(g->device, on_tick, g, &g->timer);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_description(g->timer, g->kind->timer_description);
-        return sd_event_source_set_enabled(g->timer, SD_EVENT_ON);
+        g->started = true;
+        g->next_tick_usec = dtu_glue_now(g);
+        return host_timer_arm(g->device, g->timer, g->next_tick_usec, DTU_TICK_USEC / 10);
 }
 
 bool dtu_glue_busy(void *state) {
         struct dtu_glue *g = state;
 
-        return g->timer && dtu_sync_busy(&g->sync, dtu_glue_now(g));
+        return g->started && dtu_sync_busy(&g->sync, dtu_glue_now(g));
 }

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <systemd/sd-event.h>
 
 #include "dtu-config.h"
 #include "dtu-decode.h"
@@ -26,7 +25,6 @@ struct dtu_glue;
 struct dtu_glue_kind {
         const char *dtu;               /* "AhoyDTU": for the log */
         const char *unacked;           /* " (travelling)": a limit not acknowledged yet, in the debug log */
-        const char *timer_description; /* of the sync timer */
         size_t size;                   /* of the driver's struct, which starts with struct dtu_glue */
         /* At free(): frees what the driver allocated; optional. */
         void (*clear)(struct dtu_glue *g);
@@ -46,7 +44,9 @@ struct dtu_glue {
         const struct dtu_glue_kind *kind;
         char *url_base; /* "http://host:port", IPv6 in brackets */
         struct dtu_sync sync;
-        sd_event_source *timer;
+        struct host_timer *timer; /* the 1 s sync tick */
+        uint64_t next_tick_usec;
+        bool started;
         /* The one request in flight (a read, a login or a command), and the
          * command it is for. */
         struct http_request *req;

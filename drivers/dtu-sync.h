@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "energy.h"
+#include "homebattery/energy.h"
 #include "homebattery/device.h"
-#include "lut.h"
+#include "homebattery/lut.h"
 
 #define DTU_USEC_PER_SEC 1000000ULL
 #define DTU_TICK_USEC (1 * DTU_USEC_PER_SEC)

@@ -121,7 +121,6 @@ static int open_dtu_command(struct dtu_glue *g, enum dtu_action act, int percent
 static const struct dtu_glue_kind open_dtu_kind = {
         .dtu = "OpenDTU",
         .unacked = " (pending)",
-        .timer_description = "open-dtu-sync",
         .size = sizeof(struct open_dtu),
         .read = open_dtu_read,
         .command = open_dtu_command,

@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <systemd/sd-event.h>
 
 #include "drivers.h"
-#include "energy.h"
+#include "homebattery/energy.h"
 #include "homebattery/log.h"
 #include "homebattery/transport.h"
 #include "shelly-decode.h"
@@ -98,7 +97,7 @@ struct shelly {
         struct http_request *req;
         enum shelly_op op;
         bool op_on; /* OP_COMMAND: whether it switches on (want_on may have changed since) */
-        sd_event_source *timer;
+        struct host_timer *timer;
 
         bool has_total;
         double last_total_wh;
@@ -271,20 +270,13 @@ static int send_request(struct shelly *s, enum shelly_op op, const char *path) {
         return 0;
 }
 
-static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static void on_timer(void *userdata) {
         kick(userdata);
-        return 0;
 }
 
 static void arm(struct shelly *s, uint64_t when) {
-        if (!s->timer) {
-                if (sd_event_add_time(device_get_event(s->device), &s->timer, CLOCK_MONOTONIC, when, 100000,
-                                      on_timer, s) < 0)
-                        log_error(s->name, "Cannot add a timer: the switch is not watched any more");
-                return;
-        }
-        (void) sd_event_source_set_time(s->timer, when);
-        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+        if (host_timer_arm(s->device, s->timer, when, 100000) < 0)
+                log_error(s->name, "Cannot arm a timer: the switch is not watched any more");
 }
 
 /* Decides what to do next: one request at a time, in the order detect,
@@ -373,6 +365,7 @@ static bool shelly_busy(void *state) {
 static int shelly_new(struct device *d, const void *config, void **ret) {
         const struct shelly_config *c = config;
         struct shelly *s = calloc(1, sizeof(*s));
+        int r;
 
         if (!s)
                 return -ENOMEM;
@@ -387,6 +380,11 @@ static int shelly_new(struct device *d, const void *config, void **ret) {
         s->rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 3);
         snprintf(s->base, sizeof(s->base), strchr(c->host, ':') ? "http://[%s]:%u" : "http://%s:%u", c->host,
                  (unsigned) c->port);
+        r = host_timer_new(d, on_timer, s, &s->timer);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
         *ret = s;
         return 0;
 }
@@ -395,8 +393,8 @@ static void shelly_free(void *state) {
         struct shelly *s = state;
         if (!s)
                 return;
-        transport_http_cancel(s->req);
-        sd_event_source_disable_unref(s->timer);
+        transport_http_cancel(s->device, s->req);
+        host_timer_free(s->device, s->timer);
         free(s);
 }
 

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <systemd/sd-event.h>
 
 #if __has_include("hb-build-config.h")
 #include "hb-build-config.h"
@@ -24,7 +23,7 @@
 #endif
 
 #include "drivers.h"
-#include "energy.h"
+#include "homebattery/energy.h"
 #include "homebattery/log.h"
 #include "homebattery/transport.h"
 #include "vedirect.h"
@@ -75,8 +74,8 @@ struct victron {
         bool gave_up;
         uint64_t last_command_usec; /* 0: never */
 
-        sd_event_source *echo_timer;
-        sd_event_source *stale_timer;
+        struct host_timer *echo_timer;
+        struct host_timer *stale_timer;
         struct ratelimit rl_bad;
         struct ratelimit rl_cmd;
 
@@ -87,7 +86,6 @@ struct victron {
 };
 
 static void kick(struct victron *v);
-static int on_echo_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 
 static uint64_t now(const struct victron *v) {
         return device_now_usec(v->device);
@@ -97,16 +95,12 @@ static uint8_t wanted_mode(const struct victron *v) {
         return v->want_on ? VEDIRECT_DEVICE_MODE_ON : VEDIRECT_DEVICE_MODE_OFF;
 }
 
-static int arm(struct victron *v, sd_event_source **s, uint64_t when, sd_event_time_handler_t cb) {
-        if (!*s)
-                return sd_event_add_time(device_get_event(v->device), s, CLOCK_MONOTONIC, when, 50000, cb, v);
-        int r = sd_event_source_set_time(*s, when);
-        return r < 0 ? r : sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+static int arm(struct victron *v, struct host_timer *t, uint64_t when) {
+        return host_timer_arm(v->device, t, when, 50000);
 }
 
-static void disarm(sd_event_source *s) {
-        if (s)
-                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+static void disarm(struct victron *v, struct host_timer *t) {
+        host_timer_disarm(v->device, t);
 }
 
 static void set_status(struct victron *v, enum device_status s) {
@@ -130,17 +124,16 @@ static void update_power(struct victron *v) {
 }
 
 static void lost_data(struct victron *v) {
-        disarm(v->stale_timer);
+        disarm(v, v->stale_timer);
         set_status(v, DEVICE_STATUS_SYNCING);
         update_power(v);
 }
 
-static int on_stale(sd_event_source *s, uint64_t usec, void *userdata) {
+static void on_stale(void *userdata) {
         struct victron *v = userdata;
 
         log_warning(v->name, "No valid data from the charger for %llu s", STALE_USEC / USEC_PER_SEC);
         lost_data(v);
-        return 0;
 }
 
 /* ---- switching through the HEX protocol ---- */
@@ -162,16 +155,16 @@ static void send_command(struct victron *v) {
         log_info(v->name, "Switching %s: device mode %u (try %u of %u)", v->want_on ? "on" : "off", mode, v->tries,
                  TRIES);
         /* A write that does not go out is just a try without an echo. */
-        r = transport_serial_write(v->port, buf, (size_t) n);
+        r = transport_serial_write(v->device, v->port, buf, (size_t) n);
         if (r < 0)
                 log_warning_errno(r, v->name, "Cannot send the HEX command: %m");
-        r = arm(v, &v->echo_timer, now(v) + ECHO_TIMEOUT_USEC, on_echo_timeout);
+        r = arm(v, v->echo_timer, now(v) + ECHO_TIMEOUT_USEC);
         if (r < 0)
                 log_error_errno(r, v->name, "Cannot add a timer: %m");
 }
 
 static void command_failed(struct victron *v, const char *why) {
-        disarm(v->echo_timer);
+        disarm(v, v->echo_timer);
         v->awaiting_echo = false;
         if (v->tries < TRIES) {
                 log_debug(v->name, "Try %u failed: %s", v->tries, why);
@@ -186,17 +179,16 @@ static void command_failed(struct victron *v, const char *why) {
         v->gave_up = true;
 }
 
-static int on_echo_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static void on_echo_timeout(void *userdata) {
         struct victron *v = userdata;
 
         if (v->awaiting_echo)
                 command_failed(v, "no answer within 2 s");
-        return 0;
 }
 
 static void kick(struct victron *v) {
         if (v->config->control != VICTRON_CONTROL_HEX || !v->command_due || v->awaiting_echo ||
-            !transport_serial_is_open(v->port))
+            !transport_serial_is_open(v->device, v->port))
                 return;
         send_command(v);
 }
@@ -266,7 +258,7 @@ static void on_hex(void *userdata, const char *frame, size_t len) {
                 command_failed(v, "echo with another value");
                 return;
         }
-        disarm(v->echo_timer);
+        disarm(v, v->echo_timer);
         v->awaiting_echo = false;
         log_info(v->name, "Device mode %u confirmed", mode);
         /* The wish may have changed while this one travelled. */
@@ -310,7 +302,7 @@ static void on_block(void *userdata, const struct vedirect_block *b) {
         log_changes(v, b, &m);
         vedirect_mppt_merge(&v->last, &m);
         v->have_block = true;
-        if (arm(v, &v->stale_timer, now(v) + STALE_USEC, on_stale) < 0)
+        if (arm(v, v->stale_timer, now(v) + STALE_USEC) < 0)
                 log_error(v->name, "Cannot add a timer: stale data will not be noticed");
 
         if (v->last.has_cs) {
@@ -371,7 +363,7 @@ static void on_opened(void *userdata) {
 
         forget_data(v);
         /* Data that never comes is stale too. */
-        if (arm(v, &v->stale_timer, now(v) + STALE_USEC, on_stale) < 0)
+        if (arm(v, v->stale_timer, now(v) + STALE_USEC) < 0)
                 log_error(v->name, "Cannot add a timer: stale data will not be noticed");
         kick(v);
 }
@@ -384,7 +376,7 @@ static void on_closed(void *userdata, int error) {
          * command in flight goes out again once the port is back. */
         v->seen = SEEN_UNKNOWN;
         if (v->awaiting_echo) {
-                disarm(v->echo_timer);
+                disarm(v, v->echo_timer);
                 v->awaiting_echo = false;
                 v->command_due = true;
                 v->tries = 0;
@@ -491,11 +483,14 @@ static int victron_energy_wh(void *state, double *ret_wh) {
 static bool victron_busy(void *state) {
         const struct victron *v = state;
         return v->awaiting_echo ||
-               (v->command_due && v->config->control == VICTRON_CONTROL_HEX && transport_serial_is_open(v->port));
+               (v->command_due && v->config->control == VICTRON_CONTROL_HEX && transport_serial_is_open(v->device, v->port));
 }
+
+static void victron_free(void *state);
 
 static int victron_new(struct device *d, const void *config, void **ret) {
         struct victron *v = calloc(1, sizeof(*v));
+        int r;
 
         if (!v)
                 return -ENOMEM;
@@ -506,6 +501,11 @@ static int victron_new(struct device *d, const void *config, void **ret) {
         vedirect_parser_init(&v->parser);
         v->rl_bad = RATELIMIT_INIT(60 * USEC_PER_SEC, 3);
         v->rl_cmd = RATELIMIT_INIT(300 * USEC_PER_SEC, 3);
+        if ((r = host_timer_new(d, on_echo_timeout, v, &v->echo_timer)) < 0 ||
+            (r = host_timer_new(d, on_stale, v, &v->stale_timer)) < 0) {
+                victron_free(v);
+                return r;
+        }
         *ret = v;
         return 0;
 }
@@ -515,9 +515,9 @@ static void victron_free(void *state) {
 
         if (!v)
                 return;
-        transport_serial_close(v->port);
-        sd_event_source_disable_unref(v->echo_timer);
-        sd_event_source_disable_unref(v->stale_timer);
+        transport_serial_close(v->device, v->port);
+        host_timer_free(v->device, v->echo_timer);
+        host_timer_free(v->device, v->stale_timer);
         gpio_free(v);
         free(v);
 }

@@ -1,147 +1,326 @@
 /* SPDX-License-Identifier: MIT */
-/* Device instances: create the driver state, and route the driver's reports
- * to the control core with the loop's current time. */
+/* Device instances and the daemon's one implementation of the host interface
+ * (include/homebattery/host.h): timers on the sd-event loop, the transports,
+ * and the reports, which are queued and handed to the control core from the
+ * loop so that a driver's report never re-enters a control call. */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <systemd/sd-event.h>
+
 #include "control.h"
 #include "device.h"
+#include "homebattery/host.h"
 #include "homebattery/log.h"
-#include "homebattery/transport.h"
 #include "manager.h"
 #include "mqtt.h"
 #include "transport-ble.h"
 #include "transport-http.h"
+#include "transport-serial.h"
 
-struct device {
+enum report_kind {
+        REPORT_STATUS,
+        REPORT_POWER,
+        REPORT_BATTERY,
+        REPORT_READ_FAILED,
+        REPORT_CONSUMPTION,
+};
+
+struct report {
+        struct report *next;
+        enum report_kind kind;
+        enum device_class cls;
+        int value; /* status, power in W or error */
+        char step[48];
+        struct battery_record record;
+};
+
+struct device_entry {
+        struct device dev; /* what the driver sees */
         struct manager *manager;
         char *name;
         const struct driver *driver;
         void *state;
         struct control_device *control;
         uint64_t read_interval_usec; /* set in new(), before the control core knows the device */
+        struct report *reports, **reports_tail;
+        sd_event_source *deliver;
 };
+
+struct host_timer {
+        sd_event_source *source;
+        host_timer_fn fn;
+        void *userdata;
+};
+
+static const struct host_ops daemon_host_ops;
+
+static struct device_entry *entry_of(const struct device *d) {
+        return (struct device_entry *) ((char *) d - offsetof(struct device_entry, dev));
+}
+
+static uint64_t host_now_usec(struct device *d) {
+        return manager_now_usec(entry_of(d)->manager);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct host_timer *t = userdata;
+
+        t->fn(t->userdata);
+        return 0;
+}
+
+static int host_timer_new_impl(struct device *d, host_timer_fn fn, void *userdata, struct host_timer **ret) {
+        struct host_timer *t = calloc(1, sizeof(*t));
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        t->fn = fn;
+        t->userdata = userdata;
+        r = sd_event_add_time(manager_get_event(entry_of(d)->manager), &t->source, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                              on_timer, t);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        (void) sd_event_source_set_description(t->source, d->name);
+        (void) sd_event_source_set_enabled(t->source, SD_EVENT_OFF);
+        *ret = t;
+        return 0;
+}
+
+static int host_timer_arm_impl(struct host_timer *t, uint64_t when_usec, uint64_t accuracy_usec) {
+        int r;
+
+        r = sd_event_source_set_time(t->source, when_usec);
+        if (r >= 0)
+                r = sd_event_source_set_time_accuracy(t->source, accuracy_usec ? accuracy_usec : 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(t->source, SD_EVENT_ONESHOT);
+        return r;
+}
+
+static void host_timer_disarm_impl(struct host_timer *t) {
+        (void) sd_event_source_set_enabled(t->source, SD_EVENT_OFF);
+}
+
+static void host_timer_free_impl(struct host_timer *t) {
+        sd_event_source_disable_unref(t->source);
+        free(t);
+}
+
+static int host_mqtt_subscribe(struct device *d, const char *topic, int qos, transport_mqtt_handler handler,
+                               void *userdata) {
+        return mqtt_subscribe(manager_get_mqtt(entry_of(d)->manager), topic, qos, handler, userdata);
+}
+
+static int host_mqtt_publish(struct device *d, const char *topic, const void *payload, size_t len, int qos,
+                             bool retain) {
+        return mqtt_publish(manager_get_mqtt(entry_of(d)->manager), topic, payload, len, qos, retain);
+}
+
+static int host_http_request(struct device *d, const char *url, const struct http_options *o,
+                             transport_http_done done, void *userdata, struct http_request **ret) {
+        return http_client_request(manager_get_http(entry_of(d)->manager), url, o, done, userdata, ret);
+}
+
+static int host_ble_open(struct device *d, const char *mac, const struct ble_profile *p,
+                         const struct ble_callbacks *cb, void *userdata, struct ble_link **ret) {
+        return ble_manager_open(manager_get_ble(entry_of(d)->manager), d->name, mac, p, cb, userdata, ret);
+}
+
+static int host_serial_open(struct device *d, const char *path, unsigned baud, const struct serial_callbacks *cb,
+                            void *userdata, struct serial_port **ret) {
+        return serial_port_open(manager_get_event(entry_of(d)->manager), d->name, path, baud, cb, userdata, ret);
+}
+
+/* Hands the queued reports to the control core, in order. A report that
+ * makes the control core call a driver may queue new ones: they are handled
+ * in this same pass. */
+static int on_deliver(sd_event_source *s, void *userdata) {
+        struct device_entry *e = userdata;
+        struct report *rp;
+
+        while ((rp = e->reports)) {
+                uint64_t now = manager_now_usec(e->manager);
+
+                e->reports = rp->next;
+                if (!e->reports)
+                        e->reports_tail = &e->reports;
+                switch (rp->kind) {
+                case REPORT_STATUS:
+                        control_device_status(e->control, rp->cls, (enum device_status) rp->value, now);
+                        break;
+                case REPORT_POWER:
+                        control_device_power(e->control, rp->cls, rp->value, now);
+                        break;
+                case REPORT_BATTERY:
+                        control_device_battery(e->control, &rp->record, now);
+                        break;
+                case REPORT_READ_FAILED:
+                        control_device_read_failed(e->control, now, rp->value, rp->step[0] ? rp->step : NULL);
+                        break;
+                case REPORT_CONSUMPTION:
+                        control_device_consumption(e->control, rp->value, now);
+                        break;
+                }
+                free(rp);
+        }
+        return 0;
+}
+
+static void queue_report(struct device *d, const struct report *tmpl) {
+        struct device_entry *e = entry_of(d);
+        struct report *rp;
+
+        if (!e->control)
+                return; /* not wired yet, or shutting down */
+        rp = malloc(sizeof(*rp));
+        if (!rp) {
+                log_error(d->name, "Out of memory: a report was lost");
+                return;
+        }
+        *rp = *tmpl;
+        rp->next = NULL;
+        *e->reports_tail = rp;
+        e->reports_tail = &rp->next;
+        if (sd_event_source_set_enabled(e->deliver, SD_EVENT_ONESHOT) < 0)
+                log_error(d->name, "Cannot schedule the delivery of a report");
+}
+
+static void host_report_status(struct device *d, enum device_class c, enum device_status s) {
+        queue_report(d, &(struct report) { .kind = REPORT_STATUS, .cls = c, .value = (int) s });
+}
+
+static void host_report_power(struct device *d, enum device_class c, int power_w) {
+        queue_report(d, &(struct report) { .kind = REPORT_POWER, .cls = c, .value = power_w });
+}
+
+static void host_report_battery(struct device *d, const struct battery_record *r) {
+        queue_report(d, &(struct report) { .kind = REPORT_BATTERY, .record = *r });
+}
+
+static void host_report_read_failed(struct device *d, int error, const char *step) {
+        struct report rp = { .kind = REPORT_READ_FAILED, .value = error };
+
+        log_warning_errno(error, d->name, "Read failed at %s: %m", step ? step : "?");
+        snprintf(rp.step, sizeof(rp.step), "%s", step ? step : "");
+        queue_report(d, &rp);
+}
+
+static void host_report_consumption(struct device *d, int power_w) {
+        queue_report(d, &(struct report) { .kind = REPORT_CONSUMPTION, .value = power_w });
+}
+
+static const struct host_ops daemon_host_ops = {
+        .version = HOST_OPS_VERSION,
+        .now_usec = host_now_usec,
+        .timer_new = host_timer_new_impl,
+        .timer_arm = host_timer_arm_impl,
+        .timer_disarm = host_timer_disarm_impl,
+        .timer_free = host_timer_free_impl,
+        .mqtt_subscribe = host_mqtt_subscribe,
+        .mqtt_publish = host_mqtt_publish,
+        .http_request = host_http_request,
+        .http_cancel = http_request_cancel,
+        .ble_open = host_ble_open,
+        .ble_write = ble_link_write,
+        .ble_close = ble_link_close,
+        .serial_open = host_serial_open,
+        .serial_write = serial_port_write,
+        .serial_is_open = serial_port_is_open,
+        .serial_close = serial_port_close,
+        .report_status = host_report_status,
+        .report_power = host_report_power,
+        .report_battery = host_report_battery,
+        .report_read_failed = host_report_read_failed,
+        .report_consumption = host_report_consumption,
+};
+
+static void entry_free(struct device_entry *e) {
+        while (e->reports) {
+                struct report *rp = e->reports;
+                e->reports = rp->next;
+                free(rp);
+        }
+        sd_event_source_disable_unref(e->deliver);
+        free(e->name);
+        free(e);
+}
 
 int device_new(struct manager *m, const char *name, const struct driver *drv, const void *config,
                struct device **ret) {
-        struct device *d;
+        struct device_entry *e;
         int r;
 
-        if (!drv->new)
-                return -EOPNOTSUPP;
-        d = calloc(1, sizeof(*d));
-        if (!d)
+        e = calloc(1, sizeof(*e));
+        if (!e)
                 return -ENOMEM;
-        d->manager = m;
-        d->driver = drv;
-        d->name = strdup(name);
-        if (!d->name) {
-                free(d);
+        e->manager = m;
+        e->driver = drv;
+        e->reports_tail = &e->reports;
+        e->name = strdup(name);
+        if (!e->name) {
+                entry_free(e);
                 return -ENOMEM;
         }
-        r = drv->new(d, config, &d->state);
+        e->dev = (struct device) { .host = &daemon_host_ops, .name = e->name };
+        r = sd_event_add_defer(manager_get_event(m), &e->deliver, on_deliver, e);
         if (r < 0) {
-                free(d->name);
-                free(d);
+                entry_free(e);
                 return r;
         }
-        *ret = d;
+        (void) sd_event_source_set_enabled(e->deliver, SD_EVENT_OFF);
+        r = drv->new(&e->dev, config, &e->state);
+        if (r < 0) {
+                entry_free(e);
+                return r;
+        }
+        *ret = &e->dev;
         return 0;
 }
 
 struct device *device_free(struct device *d) {
+        struct device_entry *e;
+
         if (!d)
                 return NULL;
-        if (d->driver->free)
-                d->driver->free(d->state);
-        free(d->name);
-        free(d);
+        e = entry_of(d);
+        if (e->driver->free)
+                e->driver->free(e->state);
+        entry_free(e);
         return NULL;
 }
 
 int device_start(struct device *d) {
-        return d->driver->start ? d->driver->start(d->state) : 0;
+        struct device_entry *e = entry_of(d);
+
+        return e->driver->start ? e->driver->start(e->state) : 0;
 }
 
 const struct driver *device_get_driver(const struct device *d) {
-        return d->driver;
+        return entry_of(d)->driver;
 }
 
 void *device_get_state(const struct device *d) {
-        return d->state;
+        return entry_of(d)->state;
 }
 
 void device_set_control(struct device *d, struct control_device *cd) {
-        d->control = cd;
-        if (cd && d->read_interval_usec)
-                control_device_set_read_interval(cd, d->read_interval_usec);
-}
+        struct device_entry *e = entry_of(d);
 
-const char *device_get_name(const struct device *d) {
-        return d->name;
-}
-
-struct sd_event *device_get_event(const struct device *d) {
-        return manager_get_event(d->manager);
-}
-
-uint64_t device_now_usec(const struct device *d) {
-        return manager_now_usec(d->manager);
+        e->control = cd;
+        if (cd && e->read_interval_usec)
+                control_device_set_read_interval(cd, e->read_interval_usec);
 }
 
 void device_set_read_interval(struct device *d, uint64_t interval_usec) {
-        d->read_interval_usec = interval_usec;
-        if (d->control)
-                control_device_set_read_interval(d->control, interval_usec);
-}
+        struct device_entry *e = entry_of(d);
 
-void device_report_status(struct device *d, enum device_class c, enum device_status s) {
-        if (d->control)
-                control_device_status(d->control, c, s, device_now_usec(d));
-}
-
-void device_report_power(struct device *d, enum device_class c, int power_w) {
-        if (d->control)
-                control_device_power(d->control, c, power_w, device_now_usec(d));
-}
-
-void device_report_battery(struct device *d, const struct battery_record *r) {
-        if (d->control)
-                control_device_battery(d->control, r, device_now_usec(d));
-}
-
-void device_report_read_failed(struct device *d, int error, const char *step) {
-        log_warning_errno(error, d->name, "Read failed at %s: %m", step ? step : "?");
-        if (d->control)
-                control_device_read_failed(d->control, device_now_usec(d), error, step);
-}
-
-void device_report_consumption(struct device *d, int power_w) {
-        if (d->control)
-                control_device_consumption(d->control, power_w, device_now_usec(d));
-}
-
-int transport_mqtt_subscribe(struct device *d, const char *pattern, int qos, transport_mqtt_handler handler,
-                             void *userdata) {
-        struct mqtt *mqtt = manager_get_mqtt(d->manager);
-        if (!mqtt)
-                return -ENOTCONN;
-        return mqtt_subscribe(mqtt, pattern, qos, handler, userdata);
-}
-
-int transport_http_request(struct device *d, const char *url, const struct http_options *o, transport_http_done done,
-                           void *userdata, struct http_request **ret) {
-        struct http_client *c = manager_get_http(d->manager);
-        if (!c)
-                return -ENOTCONN;
-        return http_client_request(c, url, o, done, userdata, ret);
-}
-
-int transport_ble_open(struct device *d, const char *mac, const struct ble_profile *p, const struct ble_callbacks *cb,
-                       void *userdata, struct ble_link **ret) {
-        struct ble_manager *bm = manager_get_ble(d->manager);
-        if (!bm)
-                return -ENOTCONN;
-        return ble_manager_open(bm, d, mac, p, cb, userdata, ret);
+        e->read_interval_usec = interval_usec;
+        if (e->control)
+                control_device_set_read_interval(e->control, interval_usec);
 }

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* A configured device instance: the glue between its driver (which reports
- * through include/homebattery/device.h) and the control core. */
+/* A configured device instance: its driver's state, the host interface it is
+ * given (include/homebattery/host.h) and the wiring to the control core. */
 #pragma once
 
-#include "homebattery/device.h"
 #include "homebattery/driver.h"
+#include "homebattery/host.h"
 
 struct manager;
 struct control_device;
 
-/* Creates the driver instance; -EOPNOTSUPP when the driver has no
- * implementation in this build. */
+/* Creates the driver instance. */
 int device_new(struct manager *m, const char *name, const struct driver *drv, const void *config,
                struct device **ret);
 struct device *device_free(struct device *d);

@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-#include "energy.h"
+#include "homebattery/energy.h"
 
 #define USEC_PER_SEC 1000000ULL
 

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Power LUT of a Hoymiles inverter: parsing of the "percent;watt" file and the
- * two lookups of drivers.md. Lookups walk the entries in file order on purpose:
+/* Power LUT of a Hoymiles inverter: parsing of the "percent;watt" text and the
+ * two lookups of drivers.md (pure: reading the file is lut-file.c's). Lookups walk the entries in file order on purpose:
  * the spec defines them that way, so an unsorted file behaves as written. */
 
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lut.h"
+#include "homebattery/lut.h"
 
 struct lut {
         size_t n;
@@ -115,40 +114,6 @@ int lut_parse(const char *text, size_t size, struct lut **ret) {
 
         *ret = l;
         return 0;
-}
-
-int lut_load(const char *path, struct lut **ret) {
-        FILE *f;
-        char *buf;
-        size_t n;
-        int r;
-
-        assert(path);
-        assert(ret);
-
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-
-        /* One byte more than allowed tells a file at the limit from a larger one. */
-        buf = malloc(LUT_FILE_SIZE_MAX + 1);
-        if (!buf) {
-                fclose(f);
-                return -ENOMEM;
-        }
-
-        errno = 0;
-        n = fread(buf, 1, LUT_FILE_SIZE_MAX + 1, f);
-        if (ferror(f))
-                r = errno > 0 ? -errno : -EIO;
-        else if (n > LUT_FILE_SIZE_MAX)
-                r = -EFBIG;
-        else
-                r = lut_parse(buf, n, ret);
-
-        free(buf);
-        fclose(f);
-        return r;
 }
 
 struct lut *lut_free(struct lut *l) {

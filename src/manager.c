@@ -13,7 +13,7 @@
 
 #include "control.h"
 #include "device.h"
-#include "energy.h"
+#include "homebattery/energy.h"
 #include "homebattery/log.h"
 #include "http.h"
 #include "log-setup.h"

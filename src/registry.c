@@ -5,14 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drivers.h"
 #include "registry.h"
+
+bool registry_driver_is_valid(const struct driver *d) {
+        if (!d || d->version != DRIVER_VERSION || !d->name || !d->parse_config || !d->free_config || !d->new ||
+            !d->free || d->classes == 0)
+                return false;
+        if (!!(d->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)) != !!d->battery ||
+            !!(d->classes & CLASS_BIT(DEVICE_CLASS_SOLAR)) != !!d->solar ||
+            !!(d->classes & CLASS_BIT(DEVICE_CLASS_CHARGER)) != !!d->charger ||
+            !!(d->classes & CLASS_BIT(DEVICE_CLASS_INVERTER)) != !!d->inverter)
+                return false;
+        if (d->battery && !d->battery->read && !d->battery->forwarded)
+                return false;
+        if ((d->solar && !d->solar->set_on) || (d->charger && !d->charger->set_on))
+                return false;
+        return !d->inverter || (d->inverter->set_on && d->inverter->set_power && d->inverter->power_range);
+}
 
 const struct driver *registry_find(const char *name) {
         if (!name)
                 return NULL;
         for (const struct driver *const *d = driver_table; *d; d++)
                 if (strcmp((*d)->name, name) == 0)
-                        return *d;
+                        return registry_driver_is_valid(*d) ? *d : NULL;
         return NULL;
 }
 

@@ -556,7 +556,7 @@ struct ble_manager *ble_manager_free(struct ble_manager *bm) {
         return NULL;
 }
 
-int ble_manager_open(struct ble_manager *bm, struct device *d, const char *mac, const struct ble_profile *p,
+int ble_manager_open(struct ble_manager *bm, const char *name, const char *mac, const struct ble_profile *p,
                      const struct ble_callbacks *cb, void *userdata, struct ble_link **ret) {
         struct ble_link *l = calloc(1, sizeof(*l)), **tail;
 
@@ -566,7 +566,7 @@ int ble_manager_open(struct ble_manager *bm, struct device *d, const char *mac, 
         l->profile = p;
         l->cb = *cb;
         l->userdata = userdata;
-        snprintf(l->name, sizeof(l->name), "%s", device_get_name(d));
+        snprintf(l->name, sizeof(l->name), "%s", name);
         snprintf(l->mac, sizeof(l->mac), "%s", mac);
         snprintf(l->dev_path, sizeof(l->dev_path), "%s/dev_%s", bm->adapter_path, mac);
         for (char *c = l->dev_path + strlen(bm->adapter_path); *c; c++)
@@ -590,7 +590,7 @@ static int on_written(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         return 0;
 }
 
-int transport_ble_write(struct ble_link *l, const uint8_t *data, size_t len) {
+int ble_link_write(struct ble_link *l, const uint8_t *data, size_t len) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -608,7 +608,7 @@ int transport_ble_write(struct ble_link *l, const uint8_t *data, size_t len) {
         return sd_bus_call_async(l->bm->bus, &l->call, m, on_written, l, T_WRITE);
 }
 
-void transport_ble_close(struct ble_link *l) {
+void ble_link_close(struct ble_link *l) {
         struct ble_link **p;
 
         if (!l)

@@ -12,5 +12,9 @@ struct ble_manager;
 
 int ble_manager_new(sd_event *e, const char *adapter, struct ble_manager **ret);
 struct ble_manager *ble_manager_free(struct ble_manager *bm);
-int ble_manager_open(struct ble_manager *bm, struct device *d, const char *mac, const struct ble_profile *p,
+/* `name` (the device's) prefixes the log lines of the link. */
+int ble_manager_open(struct ble_manager *bm, const char *name, const char *mac, const struct ble_profile *p,
                      const struct ble_callbacks *cb, void *userdata, struct ble_link **ret);
+int ble_link_write(struct ble_link *l, const uint8_t *data, size_t len);
+/* Stops notifications and disconnects in the background; no more callbacks. */
+void ble_link_close(struct ble_link *l);

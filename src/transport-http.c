@@ -366,6 +366,6 @@ int http_client_request(struct http_client *c, const char *url, const struct htt
         return 0;
 }
 
-void transport_http_cancel(struct http_request *r) {
+void http_request_cancel(struct http_request *r) {
         request_free(r);
 }

@@ -14,14 +14,14 @@
 #include <systemd/sd-event.h>
 
 #include "homebattery/log.h"
-#include "homebattery/transport.h"
+#include "transport-serial.h"
 
 #define USEC_PER_SEC 1000000ULL
 #define REOPEN_USEC (3 * USEC_PER_SEC)
 #define OUT_MAX 256
 
 struct serial_port {
-        struct device *device;
+        char *name; /* the device's, for the log */
         sd_event *event;
         char *path;
         speed_t speed;
@@ -66,7 +66,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                                 return 0;
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                         int r = n == 0 ? -ENODEV : -errno;
-                        log_warning_errno(r, device_get_name(p->device), "Serial port %s lost: %m", p->path);
+                        log_warning_errno(r, p->name, "Serial port %s lost: %m", p->path);
                         port_close(p, r);
                         schedule_reopen(p);
                         return 0;
@@ -80,7 +80,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 }
         }
         if ((revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN)) {
-                log_warning(device_get_name(p->device), "Serial port %s hung up", p->path);
+                log_warning(p->name, "Serial port %s hung up", p->path);
                 port_close(p, -ENODEV);
                 schedule_reopen(p);
                 return 0;
@@ -117,7 +117,7 @@ static int port_open(struct serial_port *p) {
                 return r;
         }
         p->fd = fd;
-        log_info(device_get_name(p->device), "Serial port %s open", p->path);
+        log_info(p->name, "Serial port %s open", p->path);
         if (p->cb.opened)
                 p->cb.opened(p->userdata);
         return 0;
@@ -131,7 +131,7 @@ static int on_reopen(sd_event_source *s, uint64_t usec, void *userdata) {
         r = port_open(p);
         if (r < 0) {
                 if (ratelimit_below(&p->rl, usec))
-                        log_warning_errno(r, device_get_name(p->device), "Cannot open %s: %m (retrying every %llu s)",
+                        log_warning_errno(r, p->name, "Cannot open %s: %m (retrying every %llu s)",
                                           p->path, REOPEN_USEC / USEC_PER_SEC);
                 schedule_reopen(p);
         }
@@ -142,7 +142,7 @@ static void schedule_reopen(struct serial_port *p) {
         if (p->reopen)
                 return;
         if (sd_event_add_time_relative(p->event, &p->reopen, CLOCK_MONOTONIC, REOPEN_USEC, 0, on_reopen, p) < 0)
-                log_error(device_get_name(p->device), "Cannot schedule reopening %s", p->path);
+                log_error(p->name, "Cannot schedule reopening %s", p->path);
 }
 
 static speed_t baud_to_speed(unsigned baud) {
@@ -160,8 +160,8 @@ static speed_t baud_to_speed(unsigned baud) {
         }
 }
 
-int transport_serial_open(struct device *d, const char *path, unsigned baud, const struct serial_callbacks *cb,
-                          void *userdata, struct serial_port **ret) {
+int serial_port_open(sd_event *e, const char *name, const char *path, unsigned baud,
+                     const struct serial_callbacks *cb, void *userdata, struct serial_port **ret) {
         struct serial_port *p;
         speed_t speed = baud_to_speed(baud);
 
@@ -170,16 +170,16 @@ int transport_serial_open(struct device *d, const char *path, unsigned baud, con
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        p->device = d;
-        p->event = sd_event_ref(device_get_event(d));
+        p->event = sd_event_ref(e);
+        p->name = strdup(name);
         p->path = strdup(path);
         p->speed = speed;
         p->cb = *cb;
         p->userdata = userdata;
         p->fd = -1;
         p->rl = RATELIMIT_INIT(300 * USEC_PER_SEC, 2);
-        if (!p->path) {
-                transport_serial_close(p);
+        if (!p->path || !p->name) {
+                serial_port_close(p);
                 return -ENOMEM;
         }
         *ret = p;
@@ -189,7 +189,7 @@ int transport_serial_open(struct device *d, const char *path, unsigned baud, con
         return 0;
 }
 
-int transport_serial_write(struct serial_port *p, const void *data, size_t len) {
+int serial_port_write(struct serial_port *p, const void *data, size_t len) {
         if (!p || p->fd < 0)
                 return -ENOTCONN;
         if (p->out_len + len > OUT_MAX)
@@ -199,11 +199,11 @@ int transport_serial_write(struct serial_port *p, const void *data, size_t len) 
         return update_events(p);
 }
 
-bool transport_serial_is_open(const struct serial_port *p) {
+bool serial_port_is_open(const struct serial_port *p) {
         return p && p->fd >= 0;
 }
 
-void transport_serial_close(struct serial_port *p) {
+void serial_port_close(struct serial_port *p) {
         if (!p)
                 return;
         p->cb.closed = NULL;
@@ -211,5 +211,6 @@ void transport_serial_close(struct serial_port *p) {
         sd_event_source_disable_unref(p->reopen);
         sd_event_unref(p->event);
         free(p->path);
+        free(p->name);
         free(p);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The device contract: what a driver knows about the device instance it runs,
- * the shared vocabulary of classes and statuses, and the report functions a
- * driver calls when it has learnt something. The manager owns every device. */
+/* The device contract: what a driver knows about the device instance it runs
+ * and the shared vocabulary of classes, statuses and battery records. What a
+ * driver can do with its device is in homebattery/host.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -52,16 +52,11 @@ struct battery_record {
         uint64_t time_usec; /* monotonic time of the read */
 };
 
-struct device;
-struct sd_event;
+struct host_ops;
 
-const char *device_get_name(const struct device *d);
-struct sd_event *device_get_event(const struct device *d);
-uint64_t device_now_usec(const struct device *d);
-
-/* Reports from the driver. They may be called at any time from the loop. */
-void device_report_status(struct device *d, enum device_class c, enum device_status s);
-void device_report_power(struct device *d, enum device_class c, int power_w);
-void device_report_battery(struct device *d, const struct battery_record *r);
-void device_report_read_failed(struct device *d, int error, const char *step);
-void device_report_consumption(struct device *d, int power_w);
+/* A device instance as its driver sees it: its name and the host that runs
+ * it (include/homebattery/host.h). The host embeds it in its own object. */
+struct device {
+        const struct host_ops *host;
+        const char *name;
+};

@@ -11,6 +11,7 @@
 
 #include "homebattery/cleanup.h"
 #include "homebattery/device.h"
+#include "homebattery/host.h"
 
 /* Bumped whenever a slot changes meaning; drivers state the version they were
  * written for, and the registry refuses a mismatch at build/test time. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Transports a driver may use. They all run on the daemon's one event loop
- * and never block; a driver gets its data through callbacks. */
+/* The types of the transports a driver may use (the calls are in
+ * homebattery/host.h). They all run on the daemon's one event loop and never
+ * block; a driver gets its data through callbacks. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,8 +13,6 @@
 /* MQTT: subscribe through the daemon's own client. The subscription is
  * re-sent after every reconnect; the handler gets the raw payload. */
 typedef void (*transport_mqtt_handler)(void *userdata, const char *topic, const void *payload, size_t len);
-int transport_mqtt_subscribe(struct device *d, const char *pattern, int qos, transport_mqtt_handler handler,
-                             void *userdata);
 
 /* HTTP client (libcurl multi, in the loop). A request ends with exactly one
  * call of `done` unless it is cancelled first. Network errors and HTTP 5xx
@@ -48,10 +47,6 @@ struct http_response {
 struct http_request;
 typedef void (*transport_http_done)(void *userdata, const struct http_response *r);
 
-int transport_http_request(struct device *d, const char *url, const struct http_options *o, transport_http_done done,
-                           void *userdata, struct http_request **ret);
-/* Cancels a request in flight; `done` is not called. NULL is fine. */
-void transport_http_cancel(struct http_request *r);
 
 /* Bluetooth LE through BlueZ (sd-bus, asynchronous, each call with its own
  * timeout). A link is queued: one discovery/connection at a time across all
@@ -74,11 +69,6 @@ struct ble_callbacks {
 };
 
 struct ble_link;
-int transport_ble_open(struct device *d, const char *mac, const struct ble_profile *p, const struct ble_callbacks *cb,
-                       void *userdata, struct ble_link **ret);
-int transport_ble_write(struct ble_link *l, const uint8_t *data, size_t len);
-/* Stops notifications and disconnects in the background; no more callbacks. */
-void transport_ble_close(struct ble_link *l);
 
 /* Serial port (VE.Direct): raw 8N1 at the given baud rate, non-blocking, read
  * in the loop. When the port vanishes or fails (USB unplugged) it is closed,
@@ -90,9 +80,3 @@ struct serial_callbacks {
 };
 
 struct serial_port;
-int transport_serial_open(struct device *d, const char *path, unsigned baud, const struct serial_callbacks *cb,
-                          void *userdata, struct serial_port **ret);
-/* Queues bytes; -ENOTCONN while the port is closed. */
-int transport_serial_write(struct serial_port *p, const void *data, size_t len);
-bool transport_serial_is_open(const struct serial_port *p);
-void transport_serial_close(struct serial_port *p);

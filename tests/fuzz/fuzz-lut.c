@@ -2,7 +2,7 @@
 /* Fuzzes the power LUT parser and both lookups on whatever it accepted. */
 
 #include "fuzz.h"
-#include "lut.h"
+#include "homebattery/lut.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct lut *l = NULL;

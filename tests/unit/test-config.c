@@ -24,6 +24,7 @@
 #include "config.h"
 #include "drivers/ble-battery.h"
 #include "drivers/dtu-config.h"
+#include "drivers.h"
 #include "registry.h"
 
 /* The files the configs below refer to by relative name; they live in a temp dir next to the config path. */

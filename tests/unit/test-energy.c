@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "energy.h"
+#include "homebattery/energy.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define SEC(s) ((uint64_t) (s) * USEC_PER_SEC)

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "lut.h"
+#include "homebattery/lut.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -23,7 +23,8 @@ struct lut;
  * around them); every other line is ignored; CRLF is fine. Entries keep file order.
  * -ENODATA when no line is valid, -E2BIG for more than LUT_ENTRIES_MAX valid lines, -ENOMEM. */
 int lut_parse(const char *text, size_t size, struct lut **ret);
-/* lut_parse() of a file; -errno when it cannot be read, -EFBIG when it is larger than LUT_FILE_SIZE_MAX. */
+/* lut_parse() of a file (src/lut-file.c: the only I/O); -errno when it cannot be read, -EISDIR or
+ * -EINVAL when it is not a regular file, -EFBIG when it is larger than LUT_FILE_SIZE_MAX. */
 int lut_load(const char *path, struct lut **ret);
 struct lut *lut_free(struct lut *l);
 
