@@ -8,7 +8,7 @@
 #include <sysexits.h>
 
 #include "config.h"
-#include "decode-tool.h"
+#include "bms-decode-tool.h"
 #include "hb-build-config.h"
 #include "homebattery/log.h"
 #include "log-setup.h"

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "bms-decode.h"
-#include "decode-tool.h"
+#include "bms-decode-tool.h"
 
 #define SEC(s) ((uint64_t) (s) * UINT64_C(1000000))
 #define MAX_OUT 16

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "bms-decode.h"
-#include "decode-tool.h"
+#include "bms-decode-tool.h"
 #include "homebattery/cleanup.h"
 
 /* A BLE notification is at most 512 bytes: longer lines are fed in pieces
