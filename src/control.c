@@ -133,6 +133,10 @@ int control_add_device(struct control *ctl, const char *name, const struct drive
         return 0;
 }
 
+void control_device_set_state(struct control_device *d, void *state) {
+        d->member.state = state;
+}
+
 void control_device_set_read_interval(struct control_device *d, uint64_t interval_usec) {
         d->member.read_interval_usec = interval_usec;
 }

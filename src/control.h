@@ -20,9 +20,11 @@ int control_new(const struct config *config, uint64_t start_usec, const struct o
                 struct control **ret);
 struct control *control_free(struct control *ctl);
 
-/* A running device: its driver ops are called with `state`. */
+/* A running device: its driver ops are called with `state` (which may be
+ * set later, before the first tick, with control_device_set_state()). */
 int control_add_device(struct control *ctl, const char *name, const struct driver *drv, void *state,
                        struct control_device **ret);
+void control_device_set_state(struct control_device *d, void *state);
 void control_device_set_read_interval(struct control_device *d, uint64_t interval_usec);
 
 /* Once a second: battery reads that are due, the supervisor pass, locks →

@@ -14,7 +14,6 @@
 #include "device.h"
 #include "homebattery/host.h"
 #include "homebattery/log.h"
-#include "manager.h"
 #include "mqtt.h"
 #include "transport-ble.h"
 #include "transport-http.h"
@@ -39,12 +38,12 @@ struct report {
 
 struct device_entry {
         struct device dev; /* what the driver sees */
-        struct manager *manager;
+        const struct device_services *services;
         char *name;
         const struct driver *driver;
         void *state;
-        struct control_device *control;
-        uint64_t read_interval_usec; /* set in new(), before the control core knows the device */
+        struct control_device *control; /* owned by the control core */
+        bool stopping;                  /* reports are dropped from here on */
         struct report *reports, **reports_tail;
         sd_event_source *deliver;
 };
@@ -61,8 +60,15 @@ static struct device_entry *entry_of(const struct device *d) {
         return (struct device_entry *) ((char *) d - offsetof(struct device_entry, dev));
 }
 
+static uint64_t loop_now_usec(const struct device_entry *e) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(e->services->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
 static uint64_t host_now_usec(struct device *d) {
-        return manager_now_usec(entry_of(d)->manager);
+        return loop_now_usec(entry_of(d));
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -80,7 +86,7 @@ static int host_timer_new_impl(struct device *d, host_timer_fn fn, void *userdat
                 return -ENOMEM;
         t->fn = fn;
         t->userdata = userdata;
-        r = sd_event_add_time(manager_get_event(entry_of(d)->manager), &t->source, CLOCK_MONOTONIC, UINT64_MAX, 0,
+        r = sd_event_add_time(entry_of(d)->services->event, &t->source, CLOCK_MONOTONIC, UINT64_MAX, 0,
                               on_timer, t);
         if (r < 0) {
                 free(t);
@@ -114,27 +120,27 @@ static void host_timer_free_impl(struct host_timer *t) {
 
 static int host_mqtt_subscribe(struct device *d, const char *topic, int qos, transport_mqtt_handler handler,
                                void *userdata) {
-        return mqtt_subscribe(manager_get_mqtt(entry_of(d)->manager), topic, qos, handler, userdata);
+        return mqtt_subscribe(entry_of(d)->services->mqtt, topic, qos, handler, userdata);
 }
 
 static int host_mqtt_publish(struct device *d, const char *topic, const void *payload, size_t len, int qos,
                              bool retain) {
-        return mqtt_publish(manager_get_mqtt(entry_of(d)->manager), topic, payload, len, qos, retain);
+        return mqtt_publish(entry_of(d)->services->mqtt, topic, payload, len, qos, retain);
 }
 
 static int host_http_request(struct device *d, const char *url, const struct http_options *o,
                              transport_http_done done, void *userdata, struct http_request **ret) {
-        return http_client_request(manager_get_http(entry_of(d)->manager), url, o, done, userdata, ret);
+        return http_client_request(entry_of(d)->services->http, url, o, done, userdata, ret);
 }
 
 static int host_ble_open(struct device *d, const char *mac, const struct ble_profile *p,
                          const struct ble_callbacks *cb, void *userdata, struct ble_link **ret) {
-        return ble_manager_open(manager_get_ble(entry_of(d)->manager), d->name, mac, p, cb, userdata, ret);
+        return ble_manager_open(entry_of(d)->services->ble, d->name, mac, p, cb, userdata, ret);
 }
 
 static int host_serial_open(struct device *d, const char *path, unsigned baud, const struct serial_callbacks *cb,
                             void *userdata, struct serial_port **ret) {
-        return serial_port_open(manager_get_event(entry_of(d)->manager), d->name, path, baud, cb, userdata, ret);
+        return serial_port_open(entry_of(d)->services->event, d->name, path, baud, cb, userdata, ret);
 }
 
 /* Hands the queued reports to the control core, in order. A report that
@@ -145,7 +151,7 @@ static int on_deliver(sd_event_source *s, void *userdata) {
         struct report *rp;
 
         while ((rp = e->reports)) {
-                uint64_t now = manager_now_usec(e->manager);
+                uint64_t now = loop_now_usec(e);
 
                 e->reports = rp->next;
                 if (!e->reports)
@@ -176,8 +182,8 @@ static void queue_report(struct device *d, const struct report *tmpl) {
         struct device_entry *e = entry_of(d);
         struct report *rp;
 
-        if (!e->control)
-                return; /* not wired yet, or shutting down */
+        if (e->stopping)
+                return;
         rp = malloc(sizeof(*rp));
         if (!rp) {
                 log_error(d->name, "Out of memory: a report was lost");
@@ -251,15 +257,15 @@ static void entry_free(struct device_entry *e) {
         free(e);
 }
 
-int device_new(struct manager *m, const char *name, const struct driver *drv, const void *config,
-               struct device **ret) {
+int device_new(const struct device_services *services, const char *name, const struct driver *drv,
+               const void *config, struct device **ret) {
         struct device_entry *e;
         int r;
 
         e = calloc(1, sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        e->manager = m;
+        e->services = services;
         e->driver = drv;
         e->reports_tail = &e->reports;
         e->name = strdup(name);
@@ -268,17 +274,19 @@ int device_new(struct manager *m, const char *name, const struct driver *drv, co
                 return -ENOMEM;
         }
         e->dev = (struct device) { .host = &daemon_host_ops, .name = e->name };
-        r = sd_event_add_defer(manager_get_event(m), &e->deliver, on_deliver, e);
+        r = sd_event_add_defer(services->event, &e->deliver, on_deliver, e);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->deliver, SD_EVENT_OFF);
+        /* The record first: new() may already set the read interval. */
+        if (r >= 0)
+                r = control_add_device(services->control, name, drv, NULL, &e->control);
+        if (r >= 0)
+                r = drv->new(&e->dev, config, &e->state);
         if (r < 0) {
                 entry_free(e);
                 return r;
         }
-        (void) sd_event_source_set_enabled(e->deliver, SD_EVENT_OFF);
-        r = drv->new(&e->dev, config, &e->state);
-        if (r < 0) {
-                entry_free(e);
-                return r;
-        }
+        control_device_set_state(e->control, e->state);
         *ret = &e->dev;
         return 0;
 }
@@ -289,6 +297,7 @@ struct device *device_free(struct device *d) {
         if (!d)
                 return NULL;
         e = entry_of(d);
+        e->stopping = true;
         if (e->driver->free)
                 e->driver->free(e->state);
         entry_free(e);
@@ -309,18 +318,6 @@ void *device_get_state(const struct device *d) {
         return entry_of(d)->state;
 }
 
-void device_set_control(struct device *d, struct control_device *cd) {
-        struct device_entry *e = entry_of(d);
-
-        e->control = cd;
-        if (cd && e->read_interval_usec)
-                control_device_set_read_interval(cd, e->read_interval_usec);
-}
-
 void device_set_read_interval(struct device *d, uint64_t interval_usec) {
-        struct device_entry *e = entry_of(d);
-
-        e->read_interval_usec = interval_usec;
-        if (e->control)
-                control_device_set_read_interval(e->control, interval_usec);
+        control_device_set_read_interval(entry_of(d)->control, interval_usec);
 }

@@ -38,6 +38,7 @@ struct manager {
         struct http_client *http;
         struct ble_manager *ble;
         struct http_server *http_server;
+        struct device_services services; /* what the devices' host interface uses */
         struct device **devices;
         size_t n_devices;
 
@@ -354,24 +355,14 @@ static int setup_devices(struct manager *m) {
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct config_device *cd = &c->devices[i];
-                struct control_device *ctl_dev;
                 struct device *d;
                 int r;
 
-                r = device_new(m, cd->name, cd->driver, cd->driver_config, &d);
-                if (r == -EOPNOTSUPP)
-                        return log_error_errno(r, cd->name,
-                                               "Driver %s is not implemented in this build yet: refusing to start "
-                                               "(remove devices.%s from the configuration to run without it)",
-                                               cd->driver->name, cd->name);
+                r = device_new(&m->services, cd->name, cd->driver, cd->driver_config, &d);
                 if (r < 0)
                         return log_error_errno(r, cd->name, "Failed to create device (driver %s): %m",
                                                cd->driver->name);
                 m->devices[m->n_devices++] = d;
-                r = control_add_device(m->control, cd->name, cd->driver, device_get_state(d), &ctl_dev);
-                if (r < 0)
-                        return log_error_errno(r, cd->name, "Failed to add device: %m");
-                device_set_control(d, ctl_dev);
         }
         return 0;
 }
@@ -392,6 +383,13 @@ int manager_start(struct manager *m) {
         r = control_new(m->config, m->start_usec, outputs_mqtt_get(m->outputs_mqtt), &m->control);
         if (r < 0)
                 return log_error_errno(r, SENDER, "Failed to set up the control core: %m");
+        m->services = (struct device_services) {
+                .event = m->event,
+                .control = m->control,
+                .mqtt = m->mqtt,
+                .http = m->http,
+                .ble = m->ble,
+        };
         r = setup_devices(m);
         if (r < 0)
                 return r;
