@@ -307,15 +307,7 @@ int main(int argc, char **argv) {
         struct options o = {
                 .lut = BENCH_DEFAULT_LUT,
                 .run = {
-                        .netzero = {
-                                .signed_meter = true,
-                                .evaluated_time_span_s = 30,
-                                .maturity_time_span_s = 15,
-                                .power_offset_w = 10,
-                                .power_hysteresis_w = 5,
-                                .power_change_upwards_w = 100,
-                                .power_change_downwards_w = 50,
-                        },
+                        .netzero = NETZERO_CONFIG_DEFAULTS,
                         .plant = {
                                 .ack_latency_s = PLANT_ACK_LATENCY_S,
                                 .settle_s = PLANT_SETTLE_S,
@@ -333,6 +325,7 @@ int main(int argc, char **argv) {
         unsigned line = 0;
         int r;
 
+        o.run.netzero.signed_meter = true; /* --unsigned turns it off */
         r = parse_options(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : 2;

@@ -166,18 +166,11 @@ static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct 
         static const char *const keys[] = { "enabled", "signed", "evaluated_time_span", "maturity_time_span",
                                             "power_offset", "power_hysteresis", "power_change_upwards",
                                             "power_change_downwards", "algorithm", NULL };
+        const struct netzero_config def = NETZERO_CONFIG_DEFAULTS;
         _cleanup_free_ char *alg = NULL;
-        int span = 30, maturity = 15;
+        int span = (int) def.evaluated_time_span_s, maturity = (int) def.maturity_time_span_s;
 
-        n->nz = (struct netzero_config) {
-                .evaluated_time_span_s = 30,
-                .maturity_time_span_s = 15,
-                .power_offset_w = 10,
-                .power_hysteresis_w = 5,
-                .power_change_upwards_w = 100,
-                .power_change_downwards_w = 50,
-                .algorithm = NETZERO_ALGORITHM_CLASSIC,
-        };
+        n->nz = def;
         if (!o)
                 return;
         n->present = true;
@@ -185,20 +178,24 @@ static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct 
         config_get_bool(ctx, "netzero", o, "enabled", true, false, &n->enabled);
         config_get_bool(ctx, "netzero", o, "signed", true, false, &n->nz.signed_meter);
         /* Values above 120 s are accepted (the original firmware did) but capped. */
-        if (config_get_int(ctx, "netzero", o, "evaluated_time_span", false, 30, 2, 3600, &span) >= 0 &&
+        if (config_get_int(ctx, "netzero", o, "evaluated_time_span", false, span, 2, 3600, &span) >= 0 &&
             span > (int) NETZERO_TIME_SPAN_MAX_S)
                 config_warning(ctx, "netzero.evaluated_time_span", "%d s is capped at %u s", span,
                                NETZERO_TIME_SPAN_MAX_S);
         n->nz.evaluated_time_span_s = (unsigned) span;
-        config_get_int(ctx, "netzero", o, "maturity_time_span", false, 15, 0, 3600, &maturity);
+        config_get_int(ctx, "netzero", o, "maturity_time_span", false, maturity, 0, 3600, &maturity);
         n->nz.maturity_time_span_s = (unsigned) maturity;
-        config_get_int(ctx, "netzero", o, "power_offset", false, 10, -10000, 10000, &n->nz.power_offset_w);
-        config_get_int(ctx, "netzero", o, "power_hysteresis", false, 5, 0, 10000, &n->nz.power_hysteresis_w);
-        config_get_int(ctx, "netzero", o, "power_change_upwards", false, 100, 1, 100000,
+        config_get_int(ctx, "netzero", o, "power_offset", false, def.power_offset_w, -10000, 10000,
+                       &n->nz.power_offset_w);
+        config_get_int(ctx, "netzero", o, "power_hysteresis", false, def.power_hysteresis_w, 0, 10000,
+                       &n->nz.power_hysteresis_w);
+        config_get_int(ctx, "netzero", o, "power_change_upwards", false, def.power_change_upwards_w, 1, 100000,
                        &n->nz.power_change_upwards_w);
-        config_get_int(ctx, "netzero", o, "power_change_downwards", false, 50, 1, 100000,
+        config_get_int(ctx, "netzero", o, "power_change_downwards", false, def.power_change_downwards_w, 1, 100000,
                        &n->nz.power_change_downwards_w);
-        if (config_get_string(ctx, "netzero", o, "algorithm", false, "classic", &alg) >= 0 && alg) {
+        if (config_get_string(ctx, "netzero", o, "algorithm", false, netzero_algorithm_to_string(def.algorithm),
+                              &alg) >= 0 &&
+            alg) {
                 enum netzero_algorithm a = netzero_algorithm_from_string(alg);
                 if (a < 0) {
                         char known[128] = "";

@@ -46,6 +46,18 @@ struct netzero_config {
         enum netzero_algorithm algorithm;
 };
 
+/* The default of every netzero key (config.md): the one place they are written. */
+#define NETZERO_CONFIG_DEFAULTS                         \
+        ((struct netzero_config) {                      \
+                .evaluated_time_span_s = 30,            \
+                .maturity_time_span_s = 15,             \
+                .power_offset_w = 10,                   \
+                .power_hysteresis_w = 5,                \
+                .power_change_upwards_w = 100,          \
+                .power_change_downwards_w = 50,         \
+                .algorithm = NETZERO_ALGORITHM_CLASSIC, \
+        })
+
 /* Which rule of "evaluate" decided, in the order of control.md ("classic"); "direct" uses the same names
  * for the same situations, and two of its own. */
 enum netzero_rule {

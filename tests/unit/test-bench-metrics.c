@@ -314,20 +314,14 @@ static void test_run_netzero(void **state) {
         assert_int_equal(lut_parse(hm600, strlen(hm600), &lut), 0);
         for (int a = 0; a < _NETZERO_ALGORITHM_MAX; a++) {
                 struct bench_run_config c = {
-                        .netzero = {
-                                .signed_meter = true,
-                                .evaluated_time_span_s = 30,
-                                .maturity_time_span_s = 15,
-                                .power_offset_w = 10,
-                                .power_hysteresis_w = 5,
-                                .power_change_upwards_w = 100,
-                                .power_change_downwards_w = 50,
-                                .algorithm = (enum netzero_algorithm) a,
-                        },
+                        .netzero = NETZERO_CONFIG_DEFAULTS,
                         .plant = { .ack_latency_s = 3, .settle_s = 20, .noise = 0.02, .seed = 1 },
                         .meter_interval_s = 1,
                 };
                 struct bench_run_result r;
+
+                c.netzero.signed_meter = true;
+                c.netzero.algorithm = (enum netzero_algorithm) a;
 
                 assert_int_equal(bench_run_netzero(p, lut, &c, &r), 0);
                 print_message("%s: loss %.2f Wh, output %.2f Wh, %u commands, on %.0f s\n",

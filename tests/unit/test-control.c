@@ -416,16 +416,8 @@ static void clear_recorded(struct fixture *f) {
 static void enable_netzero(struct config *c) {
         c->netzero.present = true;
         c->netzero.enabled = true;
-        c->netzero.nz = (struct netzero_config) {
-                .signed_meter = true,
-                .evaluated_time_span_s = 30,
-                .maturity_time_span_s = 15,
-                .power_offset_w = 10,
-                .power_hysteresis_w = 5,
-                .power_change_upwards_w = 100,
-                .power_change_downwards_w = 50,
-                .algorithm = NETZERO_ALGORITHM_CLASSIC,
-        };
+        c->netzero.nz = NETZERO_CONFIG_DEFAULTS;
+        c->netzero.nz.signed_meter = true;
 }
 
 static void enable_check(struct config *c, enum lock_id id, double threshold, double hysteresis) {

@@ -23,16 +23,11 @@
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct netzero_config direct_config(bool signed_meter) {
-        return (struct netzero_config) {
-                .signed_meter = signed_meter,
-                .evaluated_time_span_s = 30,
-                .maturity_time_span_s = 15,
-                .power_offset_w = 10,
-                .power_hysteresis_w = 5,
-                .power_change_upwards_w = 100,
-                .power_change_downwards_w = 50,
-                .algorithm = NETZERO_ALGORITHM_DIRECT,
-        };
+        struct netzero_config c = NETZERO_CONFIG_DEFAULTS;
+
+        c.signed_meter = signed_meter;
+        c.algorithm = NETZERO_ALGORITHM_DIRECT;
+        return c;
 }
 
 static struct netzero *new_direct(bool signed_meter) {

@@ -19,16 +19,10 @@
 
 /* The configuration of the reference examples in control.md. */
 static struct netzero_config reference_config(bool signed_meter) {
-        return (struct netzero_config) {
-                .signed_meter = signed_meter,
-                .evaluated_time_span_s = 30,
-                .maturity_time_span_s = 15,
-                .power_offset_w = 10,
-                .power_hysteresis_w = 5,
-                .power_change_upwards_w = 100,
-                .power_change_downwards_w = 50,
-                .algorithm = NETZERO_ALGORITHM_CLASSIC,
-        };
+        struct netzero_config c = NETZERO_CONFIG_DEFAULTS;
+
+        c.signed_meter = signed_meter;
+        return c;
 }
 
 static struct netzero *new_netzero(const struct netzero_config *c) {
