@@ -43,7 +43,13 @@ static void print_config_problems(const struct config_errors *e) {
                 fprintf(stderr, "%s\n", e->lines[i]);
 }
 
-int main(int argc, char *argv[]) {
+struct options {
+        const char *config_path;
+        bool check_only;
+};
+
+/* Returns -1 to go on, else the exit status (help, version, --decode, a usage error). */
+static int parse_args(int argc, char *argv[], struct options *o) {
         enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DECODE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
@@ -53,20 +59,15 @@ int main(int argc, char *argv[]) {
                 { "decode", required_argument, NULL, ARG_DECODE },
                 {},
         };
-        const char *config_path = HB_DEFAULT_CONFIG;
-        bool check_only = false;
-        struct config_errors errors = {};
-        struct config *config = NULL;
-        struct manager *m = NULL;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
-                        config_path = optarg;
+                        o->config_path = optarg;
                         break;
                 case ARG_CHECK_CONFIG:
-                        check_only = true;
+                        o->check_only = true;
                         break;
                 case 'h':
                         help();
@@ -89,50 +90,65 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "Unexpected argument: %s (see --help)\n", argv[optind]);
                 return EX_USAGE;
         }
+        return -1;
+}
 
-        log_setup();
+/* Returns -1 with *ret set when the file is valid, else the exit status. */
+static int load_config(const char *path, struct config **ret) {
+        struct config_errors errors = {};
+        int r;
 
-        r = config_load(config_path, &config, &errors);
+        r = config_load(path, ret, &errors);
         if (r == -ENOMEM) {
                 log_error(NULL, "Out of memory while reading the configuration");
                 config_errors_done(&errors);
                 return EXIT_FAILURE;
         }
         print_config_problems(&errors);
-        if (r < 0) {
-                fprintf(stderr, "%s: %zu error(s), nothing started\n", config_path, errors.n);
-                config_errors_done(&errors);
-                return EX_CONFIG;
-        }
+        if (r < 0)
+                fprintf(stderr, "%s: %zu error(s), nothing started\n", path, errors.n);
         config_errors_done(&errors);
-        if (check_only) {
-                printf("%s: valid (%zu device(s))\n", config_path, config->n_devices);
-                config_free(config);
-                return EXIT_SUCCESS;
-        }
+        return r < 0 ? EX_CONFIG : -1;
+}
+
+/* Takes the config. Every error it can meet here is one that a restart may
+ * cure (no memory, no loop): what the config alone decides is refused by
+ * --check-config before. */
+static int run_daemon(struct config *config) {
+        _cleanup_(manager_freep) struct manager *m = NULL;
+        int r;
 
         r = manager_new(&m);
         if (r < 0) {
                 config_free(config);
-                log_error_errno(r, NULL, "Failed to set up the event loop: %m");
-                return EXIT_FAILURE;
+                return log_error_errno(r, NULL, "Failed to set up the event loop: %m"), EXIT_FAILURE;
         }
         r = manager_load_config(m, config);
         if (r >= 0)
                 r = manager_start(m);
-        if (r == -EOPNOTSUPP) {
-                /* A driver this build cannot run: restarting would not help. */
-                manager_free(m);
-                log_shutdown();
-                return EX_CONFIG;
-        }
-        if (r < 0) {
-                manager_free(m);
-                log_shutdown();
+        if (r < 0)
                 return EXIT_FAILURE;
+        return manager_run(m);
+}
+
+int main(int argc, char *argv[]) {
+        struct options o = { .config_path = HB_DEFAULT_CONFIG };
+        struct config *config = NULL;
+        int r;
+
+        r = parse_args(argc, argv, &o);
+        if (r >= 0)
+                return r;
+        log_setup();
+        r = load_config(o.config_path, &config);
+        if (r >= 0)
+                return r;
+        if (o.check_only) {
+                printf("%s: valid (%zu device(s))\n", o.config_path, config->n_devices);
+                config_free(config);
+                return EXIT_SUCCESS;
         }
-        r = manager_run(m);
-        manager_free(m);
+        r = run_daemon(config);
         log_shutdown();
         return r;
 }

@@ -15,6 +15,7 @@ struct control;
 
 int manager_new(struct manager **ret);
 struct manager *manager_free(struct manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 /* Takes ownership of the config. */
 int manager_load_config(struct manager *m, struct config *c);
 int manager_start(struct manager *m);
