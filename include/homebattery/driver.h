@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* The driver contract. A driver is one `const struct driver`: its name, the
  * classes it serves, a config parser that validates its keys, and one ops
- * table per class. The registry lists every driver; the config's `devices`
- * section instantiates them. Optional slots are NULL. */
+ * table per class. drivers/drivers.c lists every driver; the config's
+ * `devices` section instantiates them. Optional slots are NULL.
+ *
+ * Rules (docs/architecture.md):
+ * - A driver includes only the headers of include/homebattery/, its own drivers/ headers,
+ *   libc and json-c. Everything else (time, timers, MQTT, HTTP, BLE, serial
+ *   ports, reports) it asks of its host through homebattery/host.h.
+ * - Its ops are called from the loop, one at a time; none may block.
+ * - Reports never re-enter: a device_report_*() made inside an op (e.g. a
+ *   status reported from set_on()) is queued by the host and handed to the
+ *   control core after the op has returned, in the order made. A driver may
+ *   therefore report from anywhere, and the control core never sees a report
+ *   in the middle of its own call.
+ * - The host owns the `struct device`; the driver owns its private state,
+ *   created in new() and freed in free(). No report is delivered after free().
+ */
 #pragma once
 
 #include <errno.h>
@@ -14,7 +28,8 @@
 #include "homebattery/host.h"
 
 /* Bumped whenever a slot changes meaning; drivers state the version they were
- * written for, and the registry refuses a mismatch at build/test time. */
+ * written for, and the registry refuses a mismatch (registry_find(), checked
+ * for every driver by the unit tests). */
 #define DRIVER_VERSION 1
 
 struct json_object;
@@ -61,8 +76,8 @@ struct driver {
         int (*parse_config)(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret);
         void (*free_config)(void *config);
 
-        /* Creates the running instance. NULL: the driver's transport does not
-         * exist in this build and the daemon refuses to start it. */
+        /* Creates the running instance; the host interface is usable from here
+         * on (timers may be created, nothing is sent before start()). */
         int (*new)(struct device *d, const void *config, void **ret_state);
         void (*free)(void *state);
         /* Called once the loop runs; optional. */
