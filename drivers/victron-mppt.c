@@ -39,6 +39,9 @@
 #define REASSERT_USEC (10 * USEC_PER_SEC)
 /* Blocks come every second; this long without a good one, the data is stale. */
 #define STALE_USEC (10 * USEC_PER_SEC)
+/* A GPIO chip that is missing at start (driver not loaded yet, wrong name)
+ * is tried again this often; until then the charger is in fault. */
+#define GPIO_RETRY_USEC (30 * USEC_PER_SEC)
 
 enum device_mode_seen {
         SEEN_UNKNOWN,
@@ -76,6 +79,8 @@ struct victron {
 
         struct host_timer *echo_timer;
         struct host_timer *stale_timer;
+        struct host_timer *gpio_timer;
+        bool gpio_failed; /* the GPIO line could not be set up: status fault */
         struct ratelimit rl_bad;
         struct ratelimit rl_cmd;
 
@@ -104,6 +109,9 @@ static void disarm(struct victron *v, struct host_timer *t) {
 }
 
 static void set_status(struct victron *v, enum device_status s) {
+        /* A charger that cannot be switched is in fault whatever it reports. */
+        if (v->gpio_failed)
+                s = DEVICE_STATUS_FAULT;
         if (s == v->status)
                 return;
         log_info(v->name, "Status %s -> %s", device_status_to_string(v->status), device_status_to_string(s));
@@ -393,23 +401,28 @@ static const struct serial_callbacks serial_callbacks = {
 /* ---- GPIO: the charger's remote on/off pin ---- */
 
 #if HAVE_LIBGPIOD
-static int gpio_setup(struct victron *v) {
+/* Returns 0 or -errno with *ret_what saying which step failed; logs nothing
+ * (the caller logs the first failure only). */
+static int gpio_setup(struct victron *v, const char **ret_what) {
         const struct victron_config *c = v->config;
         int flags = c->gpio_active_low ? GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW : 0;
 
         v->chip = gpiod_chip_open_lookup(c->gpio_chip);
-        if (!v->chip)
-                return log_error_errno(-errno, v->name, "Cannot open GPIO chip %s: %m", c->gpio_chip);
+        if (!v->chip) {
+                *ret_what = "cannot open the GPIO chip";
+                return -errno;
+        }
         v->line = gpiod_chip_get_line(v->chip, (unsigned) c->gpio_line);
-        if (!v->line)
-                return log_error_errno(-errno, v->name, "GPIO chip %s has no line %d: %m", c->gpio_chip,
-                                       c->gpio_line);
+        if (!v->line) {
+                *ret_what = "the GPIO chip has no such line";
+                return -errno;
+        }
         /* Inactive = off until the mode switcher says otherwise. */
         if (gpiod_line_request_output_flags(v->line, "homebattery", flags, v->want_on ? 1 : 0) < 0) {
                 int r = -errno;
                 v->line = NULL;
-                return log_error_errno(r, v->name, "Cannot use GPIO %s line %d as an output: %m", c->gpio_chip,
-                                       c->gpio_line);
+                *ret_what = "cannot use the GPIO line as an output";
+                return r;
         }
         log_info(v->name, "Switching through GPIO %s line %d%s", c->gpio_chip, c->gpio_line,
                  c->gpio_active_low ? " (active low)" : "");
@@ -427,12 +440,14 @@ static void gpio_free(struct victron *v) {
                 gpiod_line_release(v->line);
         if (v->chip)
                 gpiod_chip_close(v->chip);
+        v->line = NULL;
+        v->chip = NULL;
 }
 #else
-static int gpio_setup(struct victron *v) {
-        return log_error_errno(-EOPNOTSUPP, v->name,
-                               "control {\"gpio\": ...} needs libgpiod, which this build lacks: use \"hex\" or "
-                               "\"none\", or rebuild with libgpiod-dev installed");
+/* --check-config refuses GPIO control in this build: not reached. */
+static int gpio_setup(struct victron *v, const char **ret_what) {
+        *ret_what = "this build has no libgpiod";
+        return -EOPNOTSUPP;
 }
 
 static int gpio_set(struct victron *v, bool on) {
@@ -488,6 +503,8 @@ static bool victron_busy(void *state) {
 
 static void victron_free(void *state);
 
+static void on_gpio_retry(void *userdata);
+
 static int victron_new(struct device *d, const void *config, void **ret) {
         struct victron *v = calloc(1, sizeof(*v));
         int r;
@@ -502,7 +519,8 @@ static int victron_new(struct device *d, const void *config, void **ret) {
         v->rl_bad = RATELIMIT_INIT(60 * USEC_PER_SEC, 3);
         v->rl_cmd = RATELIMIT_INIT(300 * USEC_PER_SEC, 3);
         if ((r = host_timer_new(d, on_echo_timeout, v, &v->echo_timer)) < 0 ||
-            (r = host_timer_new(d, on_stale, v, &v->stale_timer)) < 0) {
+            (r = host_timer_new(d, on_stale, v, &v->stale_timer)) < 0 ||
+            (r = host_timer_new(d, on_gpio_retry, v, &v->gpio_timer)) < 0) {
                 victron_free(v);
                 return r;
         }
@@ -518,8 +536,42 @@ static void victron_free(void *state) {
         transport_serial_close(v->device, v->port);
         host_timer_free(v->device, v->echo_timer);
         host_timer_free(v->device, v->stale_timer);
+        host_timer_free(v->device, v->gpio_timer);
         gpio_free(v);
         free(v);
+}
+
+/* Not a start failure: a restart would meet the same missing chip. The
+ * device stays in fault (one error line), VE.Direct is still read, and the
+ * line is tried again every 30 s. */
+static void try_gpio(struct victron *v) {
+        const char *what = NULL;
+        int r = gpio_setup(v, &what);
+
+        if (r >= 0) {
+                if (v->gpio_failed)
+                        log_info(v->name, "GPIO ready: the charger can be switched again");
+                v->gpio_failed = false;
+                (void) gpio_set(v, v->want_on);
+                set_status(v, v->have_block ? DEVICE_STATUS_OFF : DEVICE_STATUS_SYNCING);
+                if (v->have_block && v->last.has_cs)
+                        set_status(v, vedirect_cs_kind(v->last.cs) == VEDIRECT_CS_ON      ? DEVICE_STATUS_ON
+                                      : vedirect_cs_kind(v->last.cs) == VEDIRECT_CS_FAULT ? DEVICE_STATUS_FAULT
+                                                                                         : DEVICE_STATUS_OFF);
+                return;
+        }
+        gpio_free(v);
+        if (!v->gpio_failed)
+                log_error_errno(r, v->name, "GPIO %s line %d: %s (%m): the charger cannot be switched; status fault, "
+                                "trying again every %llu s", v->config->gpio_chip, v->config->gpio_line, what,
+                                GPIO_RETRY_USEC / USEC_PER_SEC);
+        v->gpio_failed = true;
+        set_status(v, DEVICE_STATUS_FAULT);
+        (void) arm(v, v->gpio_timer, now(v) + GPIO_RETRY_USEC);
+}
+
+static void on_gpio_retry(void *userdata) {
+        try_gpio(userdata);
 }
 
 static int victron_start(void *state) {
@@ -527,11 +579,8 @@ static int victron_start(void *state) {
         int r;
 
         device_report_status(v->device, DEVICE_CLASS_SOLAR, v->status);
-        if (v->config->control == VICTRON_CONTROL_GPIO) {
-                r = gpio_setup(v);
-                if (r < 0)
-                        return r;
-        }
+        if (v->config->control == VICTRON_CONTROL_GPIO)
+                try_gpio(v);
         r = transport_serial_open(v->device, v->config->port, BAUD, &serial_callbacks, v, &v->port);
         if (r < 0)
                 return log_error_errno(r, v->name, "Cannot set up the serial port %s: %m", v->config->port);

@@ -186,6 +186,18 @@ class Victron(HbTestCase):
         self.assertEqual(self.sim.log(), [])
         self.assertEqual(self.rec.last("hbtest/sol/state"), ON)
 
+    def test_missing_gpio_chip_is_a_fault_not_an_exit(self):
+        """A GPIO chip that does not exist used to end the start with exit 1, which systemd
+        repeats forever. Now the daemon runs: one error line, the charger in fault (state -1)
+        while its data is still read, no exit."""
+        self.start(sim_args=["--ppv", "120"], control={"gpio": {"chip": "gpiochip97", "line": 3}})
+        self.d.wait_log("the charger cannot be switched")
+        self.wait_state(UNKNOWN)
+        time.sleep(3)
+        self.assertIsNone(self.d.proc.poll(), "the daemon exited")
+        self.assertEqual(self.d.logtext().count("the charger cannot be switched"), 1)
+        self.assertEqual(self.rec.last("hbtest/sol/state"), UNKNOWN)
+
 
 if __name__ == "__main__":
     unittest.main()
