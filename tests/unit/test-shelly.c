@@ -454,6 +454,22 @@ static void test_gen1_no_meter(void **state) {
         expect_no_status(f);
 }
 
+/* The meter request cannot even be sent (the HTTP client refuses it): the
+ * driver must still poll again later, not stop watching the switch. */
+static void test_gen1_meter_not_sent(void **state) {
+        struct fixture *f = *state;
+
+        start(f, GEN1);
+        answer(f, G1_OFF, 200, "{\"ison\":false}");
+        f->h->http_error = -ENOMEM;
+        answer(f, G1_STATUS, 200, "{\"ison\":false}");
+        expect_idle(f);
+        assert_true(fake_host_next_timer_usec(f->h) <= f->h->now_usec + SEC(120));
+        fake_host_advance(f->h, SEC(120));
+        answer(f, G1_STATUS, 200, "{\"ison\":false}");
+        answer(f, G1_METER, 200, "{\"power\":0,\"total\":0}");
+}
+
 /* Gen2 without metering: no apower/aenergy, so energy is unknown, not 0. */
 static void test_gen2_no_meter(void **state) {
         struct fixture *f = *state;
@@ -648,6 +664,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_gen2_renewal_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gen1_on_off_energy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gen1_no_meter, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_gen1_meter_not_sent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gen2_no_meter, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_relay_differs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_poll_failures, setup, teardown),
