@@ -9,22 +9,20 @@
 
 #include "fake-host.h"
 
-struct host_timer {
-        struct host_timer *next;
-        struct fake_host *host;
-        host_timer_fn fn;
-        void *userdata;
-        bool armed;
-        uint64_t when_usec;
-        uint64_t seq; /* arming order: equal times fire in it */
-};
-
 /* A test that misuses the fake stops at once, saying why. */
 static void must(bool ok, const char *what) {
         if (!ok) {
                 fprintf(stderr, "fake-host: %s\n", what);
                 abort();
         }
+}
+
+/* The fake does not test allocation failures. */
+static void *zalloc(size_t size) {
+        void *p = calloc(1, size);
+
+        must(p, "out of memory");
+        return p;
 }
 
 static struct fake_host *host_of(struct device *d) {
@@ -36,7 +34,19 @@ static void copy(char *dst, size_t size, const char *src) {
         snprintf(dst, size, "%s", src ? src : "");
 }
 
-/* ---- clock and timers ---- */
+/* A copy in dst, or NULL for NULL. */
+static const char *keep(char *dst, size_t size, const char *src) {
+        copy(dst, size, src);
+        return src ? dst : NULL;
+}
+
+/* Adds data to a recording buffer of `size` bytes that holds *n. */
+static void append(uint8_t *buf, size_t size, size_t *n, const void *data, size_t len) {
+        must(*n + len <= size, "more bytes than the fake's buffer holds");
+        memcpy(buf + *n, data, len);
+        *n += len;
+}
+
 
 static uint64_t op_now_usec(struct device *d) {
         return host_of(d)->now_usec;
@@ -44,10 +54,8 @@ static uint64_t op_now_usec(struct device *d) {
 
 static int op_timer_new(struct device *d, host_timer_fn fn, void *userdata, struct host_timer **ret) {
         struct fake_host *h = host_of(d);
-        struct host_timer *t = calloc(1, sizeof(*t));
+        struct host_timer *t = zalloc(sizeof(*t));
 
-        if (!t)
-                return -ENOMEM;
         *t = (struct host_timer) { .next = h->timers, .host = h, .fn = fn, .userdata = userdata };
         h->timers = t;
         *ret = t;
@@ -103,19 +111,15 @@ void fake_host_advance(struct fake_host *h, uint64_t usec) {
         h->now_usec = end;
 }
 
-/* ---- MQTT ---- */
 
 static int op_mqtt_subscribe(struct device *d, const char *topic, int qos, transport_mqtt_handler handler,
                              void *userdata) {
         struct fake_host *h = host_of(d);
-        struct fake_subscription *s;
 
         must(h->n_subs < FAKE_HOST_SUBS_MAX, "too many subscriptions");
-        s = &h->subs[h->n_subs++];
-        copy(s->topic, sizeof(s->topic), topic);
-        s->qos = qos;
-        s->handler = handler;
-        s->userdata = userdata;
+        h->subs[h->n_subs] = (struct fake_subscription) { .qos = qos, .handler = handler,
+                                                          .userdata = userdata };
+        copy(h->subs[h->n_subs++].topic, sizeof(h->subs[0].topic), topic);
         return 0;
 }
 
@@ -125,14 +129,10 @@ static int op_mqtt_publish(struct device *d, const char *topic, const void *payl
         struct fake_publish *p;
 
         must(h->n_pubs < FAKE_HOST_PUBS_MAX, "too many publications");
-        must(len < sizeof(p->payload), "payload too long for the fake's buffer");
         p = &h->pubs[h->n_pubs++];
+        *p = (struct fake_publish) { .qos = qos, .retain = retain };
         copy(p->topic, sizeof(p->topic), topic);
-        memcpy(p->payload, payload, len);
-        p->payload[len] = 0;
-        p->len = len;
-        p->qos = qos;
-        p->retain = retain;
+        append((uint8_t *) p->payload, sizeof(p->payload) - 1, &p->len, payload, len);
         return 0;
 }
 
@@ -147,7 +147,6 @@ size_t fake_host_mqtt_deliver(struct fake_host *h, const char *topic, const char
         return n;
 }
 
-/* ---- HTTP ---- */
 
 static int op_http_request(struct device *d, const char *url, const struct http_options *o,
                            transport_http_done done, void *userdata, struct http_request **ret) {
@@ -159,25 +158,16 @@ static int op_http_request(struct device *d, const char *url, const struct http_
                 h->http_error = 0;
                 return error;
         }
-        r = calloc(1, sizeof(*r));
-        if (!r)
-                return -ENOMEM;
-        r->host = h;
+        r = zalloc(sizeof(*r));
+        *r = (struct http_request) { .host = h, .options = o ? *o : (struct http_options) {}, .done = done,
+                                     .userdata = userdata };
         copy(r->url, sizeof(r->url), url);
-        copy(r->method, sizeof(r->method), o && o->method ? o->method : "GET");
-        r->has_body = o && o->body;
-        copy(r->body, sizeof(r->body), o ? o->body : NULL);
-        r->options = o ? *o : (struct http_options) {};
-        copy(r->content_type, sizeof(r->content_type), r->options.content_type);
-        copy(r->user, sizeof(r->user), r->options.user);
-        copy(r->password, sizeof(r->password), r->options.password);
-        r->options.method = r->method;
-        r->options.body = r->has_body ? r->body : NULL;
-        r->options.content_type = r->options.content_type ? r->content_type : NULL;
-        r->options.user = r->options.user ? r->user : NULL;
-        r->options.password = r->options.password ? r->password : NULL;
-        r->done = done;
-        r->userdata = userdata;
+        r->options.method = keep(r->method, sizeof(r->method), o && o->method ? o->method : "GET");
+        r->has_body = r->options.body;
+        r->options.body = keep(r->body, sizeof(r->body), r->options.body);
+        r->options.content_type = keep(r->content_type, sizeof(r->content_type), r->options.content_type);
+        r->options.user = keep(r->user, sizeof(r->user), r->options.user);
+        r->options.password = keep(r->password, sizeof(r->password), r->options.password);
         for (tail = &h->http; *tail; tail = &(*tail)->next)
                 ;
         *tail = r;
@@ -200,22 +190,6 @@ static void op_http_cancel(struct http_request *r) {
         free(r);
 }
 
-struct http_request *fake_host_http_pending(const struct fake_host *h, size_t i) {
-        struct http_request *r = h->http;
-
-        while (r && i--)
-                r = r->next;
-        return r;
-}
-
-size_t fake_host_http_n_pending(const struct fake_host *h) {
-        size_t n = 0;
-
-        for (const struct http_request *r = h->http; r; r = r->next)
-                n++;
-        return n;
-}
-
 static void finish(struct fake_host *h, int error, long status, const char *body) {
         struct http_request *r = h->http;
         unsigned attempts;
@@ -223,14 +197,11 @@ static void finish(struct fake_host *h, int error, long status, const char *body
         must(r, "no HTTP request in flight to answer");
         attempts = r->options.attempts ? r->options.attempts : 3;
         unlink_request(r);
-        r->done(r->userdata, &(struct http_response) {
-                                     .error = error,
-                                     .status = status,
-                                     .body = body,
-                                     .size = strlen(body),
-                                     /* a 4xx is final at once; the rest used every attempt */
-                                     .attempt = status >= 400 && status < 500 ? 1 : attempts,
-                             });
+        /* A 4xx is final at once; anything else used every attempt. */
+        if (status >= 400 && status < 500)
+                attempts = 1;
+        r->done(r->userdata, &(struct http_response) { .error = error, .status = status, .body = body,
+                                                       .size = strlen(body), .attempt = attempts });
         free(r);
 }
 
@@ -243,7 +214,6 @@ void fake_host_http_fail(struct fake_host *h, int error) {
         finish(h, error, 0, "");
 }
 
-/* ---- BLE ---- */
 
 static int op_ble_open(struct device *d, const char *mac, const struct ble_profile *p,
                        const struct ble_callbacks *cb, void *userdata, struct ble_link **ret) {
@@ -251,9 +221,7 @@ static int op_ble_open(struct device *d, const char *mac, const struct ble_profi
         struct ble_link *l;
 
         must(!h->ble, "the fake has one BLE link");
-        l = calloc(1, sizeof(*l));
-        if (!l)
-                return -ENOMEM;
+        l = zalloc(sizeof(*l));
         *l = (struct ble_link) { .host = h, .profile = p, .cb = *cb, .userdata = userdata };
         copy(l->mac, sizeof(l->mac), mac);
         h->ble = *ret = l;
@@ -261,9 +229,7 @@ static int op_ble_open(struct device *d, const char *mac, const struct ble_profi
 }
 
 static int op_ble_write(struct ble_link *l, const uint8_t *data, size_t len) {
-        must(l->n_written + len <= sizeof(l->written), "too many BLE bytes written");
-        memcpy(l->written + l->n_written, data, len);
-        l->n_written += len;
+        append(l->written, sizeof(l->written), &l->n_written, data, len);
         return 0;
 }
 
@@ -291,17 +257,14 @@ void fake_host_ble_fail(struct fake_host *h, int error, const char *step) {
         free(l);
 }
 
-/* ---- serial ---- */
 
-static int op_serial_open(struct device *d, const char *path, unsigned baud, const struct serial_callbacks *cb,
-                          void *userdata, struct serial_port **ret) {
+static int op_serial_open(struct device *d, const char *path, unsigned baud,
+                          const struct serial_callbacks *cb, void *userdata, struct serial_port **ret) {
         struct fake_host *h = host_of(d);
         struct serial_port *p;
 
         must(!h->serial, "the fake has one serial port");
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
+        p = zalloc(sizeof(*p));
         *p = (struct serial_port) { .host = h, .baud = baud, .cb = *cb, .userdata = userdata };
         copy(p->path, sizeof(p->path), path);
         h->serial = *ret = p;
@@ -311,9 +274,7 @@ static int op_serial_open(struct device *d, const char *path, unsigned baud, con
 static int op_serial_write(struct serial_port *p, const void *data, size_t len) {
         if (!p->open)
                 return -ENOTCONN;
-        must(p->n_written + len <= sizeof(p->written), "too many serial bytes written");
-        memcpy(p->written + p->n_written, data, len);
-        p->n_written += len;
+        append(p->written, sizeof(p->written), &p->n_written, data, len);
         return 0;
 }
 
@@ -345,47 +306,36 @@ void fake_host_serial_close(struct fake_host *h, int error) {
                 h->serial->cb.closed(h->serial->userdata, error);
 }
 
-void fake_host_serial_clear_written(struct fake_host *h) {
-        must(h->serial, "no serial port");
-        h->serial->n_written = 0;
-}
 
-/* ---- reports ---- */
-
-static struct fake_report *add_report(struct device *d, enum fake_report_kind kind) {
+static void add_report(struct device *d, const struct fake_report *rp) {
         struct fake_host *h = host_of(d);
-        struct fake_report *rp;
 
         must(h->n_reports < FAKE_HOST_REPORTS_MAX, "too many reports");
-        rp = &h->reports[h->n_reports++];
-        *rp = (struct fake_report) { .kind = kind, .time_usec = h->now_usec };
-        return rp;
+        h->reports[h->n_reports] = *rp;
+        h->reports[h->n_reports++].time_usec = h->now_usec;
 }
 
 static void op_report_status(struct device *d, enum device_class c, enum device_status s) {
-        struct fake_report *rp = add_report(d, FAKE_REPORT_STATUS);
-        rp->cls = c;
-        rp->value = (int) s;
+        add_report(d, &(struct fake_report) { .kind = FAKE_REPORT_STATUS, .cls = c, .value = (int) s });
 }
 
 static void op_report_power(struct device *d, enum device_class c, int power_w) {
-        struct fake_report *rp = add_report(d, FAKE_REPORT_POWER);
-        rp->cls = c;
-        rp->value = power_w;
+        add_report(d, &(struct fake_report) { .kind = FAKE_REPORT_POWER, .cls = c, .value = power_w });
 }
 
 static void op_report_battery(struct device *d, const struct battery_record *r) {
-        add_report(d, FAKE_REPORT_BATTERY)->record = *r;
+        add_report(d, &(struct fake_report) { .kind = FAKE_REPORT_BATTERY, .record = *r });
 }
 
 static void op_report_read_failed(struct device *d, int error, const char *step) {
-        struct fake_report *rp = add_report(d, FAKE_REPORT_READ_FAILED);
-        rp->value = error;
-        copy(rp->step, sizeof(rp->step), step);
+        struct fake_report rp = { .kind = FAKE_REPORT_READ_FAILED, .value = error };
+
+        copy(rp.step, sizeof(rp.step), step);
+        add_report(d, &rp);
 }
 
 static void op_report_consumption(struct device *d, int power_w) {
-        add_report(d, FAKE_REPORT_CONSUMPTION)->value = power_w;
+        add_report(d, &(struct fake_report) { .kind = FAKE_REPORT_CONSUMPTION, .value = power_w });
 }
 
 const struct fake_report *fake_host_next_report(struct fake_host *h) {
@@ -418,9 +368,8 @@ static const struct host_ops fake_ops = {
 };
 
 struct fake_host *fake_host_new(const char *name) {
-        struct fake_host *h = calloc(1, sizeof(*h));
+        struct fake_host *h = zalloc(sizeof(*h));
 
-        must(h, "out of memory");
         copy(h->name, sizeof(h->name), name);
         h->dev = (struct device) { .host = &fake_ops, .name = h->name };
         h->now_usec = FAKE_HOST_START_USEC;
@@ -428,9 +377,11 @@ struct fake_host *fake_host_new(const char *name) {
 }
 
 size_t fake_host_leftovers(const struct fake_host *h) {
-        size_t n = fake_host_http_n_pending(h) + !!h->serial + !!h->ble;
+        size_t n = !!h->serial + !!h->ble;
 
         for (const struct host_timer *t = h->timers; t; t = t->next)
+                n++;
+        for (const struct http_request *r = h->http; r; r = r->next)
                 n++;
         return n;
 }

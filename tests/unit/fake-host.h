@@ -38,6 +38,16 @@ struct fake_report {
         uint64_t time_usec; /* fake clock when reported */
 };
 
+struct host_timer {
+        struct host_timer *next;
+        struct fake_host *host;
+        host_timer_fn fn;
+        void *userdata;
+        bool armed;
+        uint64_t when_usec;
+        uint64_t seq; /* arming order: equal times fire in it */
+};
+
 /* One HTTP request in flight, with copies of what the driver passed. */
 struct http_request {
         struct http_request *next;
@@ -97,7 +107,7 @@ struct fake_host {
         struct host_timer *timers;
         uint64_t timer_seq;
 
-        struct http_request *http; /* in flight, oldest first */
+        struct http_request *http; /* in flight, oldest first (a list through ->next) */
         unsigned n_http_sent, n_http_cancelled;
         int http_error; /* when < 0, the next http_request() returns it (once) */
 
@@ -127,9 +137,6 @@ void fake_host_advance(struct fake_host *h, uint64_t usec);
 /* The earliest armed timer, UINT64_MAX when none is armed. */
 uint64_t fake_host_next_timer_usec(const struct fake_host *h);
 
-/* The request in flight at position i (0 = oldest), NULL past the end. */
-struct http_request *fake_host_http_pending(const struct fake_host *h, size_t i);
-size_t fake_host_http_n_pending(const struct fake_host *h);
 /* Answers the oldest request in flight (which must exist) as if after the
  * last of its attempts; the driver may send the next one from `done`. */
 void fake_host_http_answer(struct fake_host *h, long status, const char *body);
@@ -139,7 +146,6 @@ void fake_host_http_fail(struct fake_host *h, int error);
 void fake_host_serial_open(struct fake_host *h);
 void fake_host_serial_feed(struct fake_host *h, const void *data, size_t len);
 void fake_host_serial_close(struct fake_host *h, int error);
-void fake_host_serial_clear_written(struct fake_host *h);
 
 void fake_host_ble_ready(struct fake_host *h);
 void fake_host_ble_notify(struct fake_host *h, const uint8_t *data, size_t len);

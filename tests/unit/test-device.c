@@ -181,7 +181,8 @@ static int setup(void **state) {
         struct config_errors e = {};
 
         assert_non_null(f);
-        assert_int_equal(config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e), 0);
+        assert_int_equal(config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e),
+                         0);
         config_errors_done(&e);
         assert_int_equal(sd_event_new(&f->event), 0);
         assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &f->start_usec) >= 0);
@@ -289,8 +290,9 @@ static void test_reports_in_order(void **state) {
                 if (events[i].power != expected[i].power || events[i].power_w != expected[i].power_w ||
                     (!events[i].power && events[i].status != expected[i].status))
                         fail_msg("event %zu: %s %s %d W, expected %s %s %d W", i,
-                                 events[i].power ? "power" : "state", device_status_to_string(events[i].status),
-                                 events[i].power_w, expected[i].power ? "power" : "state",
+                                 events[i].power ? "power" : "state",
+                                 device_status_to_string(events[i].status), events[i].power_w,
+                                 expected[i].power ? "power" : "state",
                                  device_status_to_string(expected[i].status), expected[i].power_w);
 }
 

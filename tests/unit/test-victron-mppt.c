@@ -83,7 +83,8 @@ static void start(struct fixture *f, const char *device_json, bool plugged) {
         const struct fake_report *rp;
         int r;
 
-        snprintf(text, sizeof(text), "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {\"mppt\": %s}}",
+        snprintf(text, sizeof(text),
+                 "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {\"mppt\": %s}}",
                  device_json);
         r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
         for (size_t i = 0; i < e.n; i++)
@@ -153,7 +154,8 @@ static void block(struct fixture *f, int cs, int ppv_w, int h20, uint32_t off_re
 /* A HEX frame about the device mode register: the answer to a set (command
  * 8, the echo) or an async update (command A). */
 static void mode_frame(struct fixture *f, unsigned command, uint8_t mode, uint8_t flags) {
-        const uint8_t bytes[] = { VEDIRECT_REG_DEVICE_MODE & 0xff, VEDIRECT_REG_DEVICE_MODE >> 8, flags, mode };
+        const uint8_t bytes[] = { VEDIRECT_REG_DEVICE_MODE & 0xff, VEDIRECT_REG_DEVICE_MODE >> 8, flags,
+                                  mode };
         char buf[64];
         int n = vedirect_hex_build(command, bytes, sizeof(bytes), buf, sizeof(buf));
 
@@ -177,7 +179,7 @@ static const char *written(struct fixture *f) {
         assert_non_null(p);
         memcpy(text, p->written, p->n_written);
         text[p->n_written] = 0;
-        fake_host_serial_clear_written(f->h);
+        p->n_written = 0;
         return text;
 }
 
@@ -240,8 +242,8 @@ static void test_blocks_status_power(void **state) {
                 block(f, steps[i].cs, steps[i].ppv_w, 12, OR_NONE);
                 take_reports(f, &s, &p);
                 if (s != steps[i].status || p != steps[i].power_w)
-                        fail_msg("step %zu (CS %d PPV %d): status %d power %d, expected %d %d", i, steps[i].cs,
-                                 steps[i].ppv_w, s, p, steps[i].status, steps[i].power_w);
+                        fail_msg("step %zu (CS %d PPV %d): status %d power %d, expected %d %d", i,
+                                 steps[i].cs, steps[i].ppv_w, s, p, steps[i].status, steps[i].power_w);
                 fake_host_advance(f->h, SEC(1));
         }
         /* "none" never writes. */
