@@ -227,9 +227,10 @@ static void on_response(void *userdata, const struct http_response *r) {
                                 .password = s->config->password,
                                 .attempts = 1,
                         };
-                        if (transport_http_request(s->device, url, &o, on_response, s, &s->req) < 0)
-                                s->op = OP_NONE;
-                        return;
+                        if (transport_http_request(s->device, url, &o, on_response, s, &s->req) >= 0)
+                                return;
+                        /* Not sent: the energy waits for the next poll, which kick() schedules. */
+                        s->op = OP_NONE;
                 }
                 break;
         case OP_METER:
