@@ -2,7 +2,7 @@
 /* The host interface: everything a driver instance may ask of the program that
  * runs it (time, timers, MQTT, HTTP, BLE, serial ports, and the reports that
  * feed the control core) as one versioned const ops table. The daemon
- * implements it once (src/host.c); unit tests implement a fake one. Drivers
+ * implements it once (src/device.c); unit tests implement a fake one. Drivers
  * call the inline wrappers below, never a library of the loop directly. */
 #pragma once
 
