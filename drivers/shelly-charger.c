@@ -225,7 +225,8 @@ static void on_response(void *userdata, const struct http_response *r) {
                                 .auth = s->config->password ? HTTP_AUTH_BASIC : HTTP_AUTH_NONE,
                                 .user = s->config->user ? s->config->user : "admin",
                                 .password = s->config->password,
-                                .attempts = 1,
+                                /* Default attempts, as every request (a 404 of a
+                                 * plug without a meter is final at once). */
                         };
                         if (transport_http_request(s->device, url, &o, on_response, s, &s->req) >= 0)
                                 return;

@@ -116,8 +116,7 @@ static struct http_request *expect_request(struct fixture *f, const char *url) {
         assert_string_equal(r->method, "GET");
         assert_false(r->has_body);
         assert_true(r->options.timeout_usec == 0 || r->options.timeout_usec == SEC(5));
-        if (strcmp(url, G1_METER) != 0) /* see test_gen1_meter_options */
-                assert_true(r->options.attempts == 0 || r->options.attempts == 3);
+        assert_true(r->options.attempts == 0 || r->options.attempts == 3);
         assert_true(r->options.retry_delay_usec == 0 || r->options.retry_delay_usec == SEC(1));
         return r;
 }
