@@ -3,6 +3,7 @@
  * len data bytes, CRC-16/Modbus low byte first. Only the 0x7c answer (129
  * bytes) carries the status; other checked frames are skipped. Big-endian. */
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,7 +54,7 @@ static enum bms_scan decode_answer(const uint8_t *f, struct battery_record *r, c
                 .current_a = ((int) be16(f + 85) - 30000) / 10.0,
                 .soc_pct = be16(f + 87) / 10.0,
                 .remaining_ah = be16(f + 99) / 10.0,
-                .full_ah = 0, /* not in this frame */
+                .full_ah = NAN, /* not in this frame */
                 .cycles = be16(f + 105),
                 .n_cells = n_cells,
                 .n_temps = n_temps,

@@ -10,6 +10,7 @@
 #include "bms-decode.h"
 #include "bms-decode-tool.h"
 #include "homebattery/cleanup.h"
+#include "homebattery/record-json.h"
 
 /* A BLE notification is at most 512 bytes: longer lines are fed in pieces
  * that always fit the session's reassembly buffer. */
@@ -56,12 +57,12 @@ int decode_tool_parse_hex(const char *line, uint8_t *out, size_t size, size_t *r
 }
 
 static int print_event(const struct bms_event *ev, FILE *out) {
-        char json[2048];
+        char json[BATTERY_JSON_MAX];
 
         if (ev->rejected)
                 fprintf(out, "rejected: %s\n", ev->reason);
         if (ev->action == BMS_ACTION_RECORD) {
-                int r = bms_record_to_json(&ev->record, json, sizeof(json));
+                int r = battery_record_to_json(&ev->record, json, sizeof(json));
                 if (r < 0)
                         return r;
                 fprintf(out, "%s\n", json);

@@ -97,11 +97,6 @@ void bms_session_decode_only(struct bms_session *s, const uint8_t *data, size_t 
  * rejected as "truncated" (WAIT with rejected set), then the buffer is empty. */
 void bms_session_decode_end(struct bms_session *s, struct bms_event *ev);
 
-/* The JSON topic shape of mqtt.md, same precision as the daemon publishes:
- * {"v":..,"i":..,"soc":..,"c":..,"c_full":..,"n":..,"temps":[..],"cells":[..]}.
- * Returns the length written (NUL-terminated), -ENOBUFS or -ENOMEM. */
-int bms_record_to_json(const struct battery_record *r, char *buf, size_t size);
-
 /* ---- Between the session and the three decoders (bms-llt.c, bms-daly.c, bms-jk.c) ---- */
 
 #define BMS_BUF_MAX 1024   /* reassembly buffer; longer input drops the oldest bytes */

@@ -2,7 +2,7 @@
 /* The read session shared by the three BLE batteries: which request to write
  * at which step, retries on timeouts, a bounded reassembly buffer that the
  * protocol's decoder (bms-llt.c, bms-daly.c, bms-jk.c) turns into frames, and
- * frames into one plausible record. Also the GATT table and the JSON shape. */
+ * frames into one plausible record. Also the GATT table. */
 
 #include <assert.h>
 #include <errno.h>
@@ -407,72 +407,4 @@ void bms_session_decode_end(struct bms_session *s, struct bms_event *ev) {
         if (p < s->len && s->len - p >= s->proto->header_len)
                 reject(s, ev, "truncated");
         s->len = 0;
-}
-
-/* ---- JSON ---- */
-
-struct out {
-        char *buf;
-        size_t size, n;
-        bool overflow;
-};
-
-_printf_(2, 3) static void put(struct out *o, const char *fmt, ...) {
-        va_list ap;
-        int k;
-
-        va_start(ap, fmt);
-        k = vsnprintf(o->buf + o->n, o->size - o->n, fmt, ap);
-        va_end(ap);
-        if (k < 0 || (size_t) k >= o->size - o->n) {
-                o->overflow = true;
-                o->n = o->size - 1;
-        } else
-                o->n += (size_t) k;
-}
-
-static void put_number(struct out *o, const char *key, double v, int decimals) {
-        if (key)
-                put(o, "\"%s\":", key);
-        if (!isfinite(v)) {
-                put(o, "null");
-                return;
-        }
-        if (fabs(v) < 0.5 * pow(10, -decimals))
-                v = 0; /* no "-0.0" */
-        put(o, "%.*f", decimals, v);
-}
-
-int bms_record_to_json(const struct battery_record *r, char *buf, size_t size) {
-        struct out o = { .buf = buf, .size = size };
-
-        if (!buf || size == 0)
-                return -ENOBUFS;
-        buf[0] = 0;
-        put(&o, "{");
-        put_number(&o, "v", r->voltage_v, 2);
-        put(&o, ",");
-        put_number(&o, "i", r->current_a, 1);
-        put(&o, ",");
-        if (isfinite(r->soc_pct))
-                put(&o, "\"soc\":%ld,", lround(r->soc_pct));
-        else
-                put(&o, "\"soc\":null,");
-        put_number(&o, "c", r->remaining_ah, 1);
-        put(&o, ",");
-        put_number(&o, "c_full", r->full_ah, 1);
-        put(&o, ",\"n\":%u,\"temps\":[", r->cycles);
-        for (size_t k = 0; k < r->n_temps && k < BATTERY_TEMPS_MAX; k++) {
-                put(&o, "%s", k > 0 ? "," : "");
-                put_number(&o, NULL, r->temps_c[k], 1);
-        }
-        put(&o, "],\"cells\":[");
-        for (size_t k = 0; k < r->n_cells && k < BATTERY_CELLS_MAX; k++) {
-                put(&o, "%s", k > 0 ? "," : "");
-                put_number(&o, NULL, r->cells_v[k], 3);
-        }
-        put(&o, "]}");
-        if (o.overflow)
-                return -ENOBUFS;
-        return (int) o.n;
 }

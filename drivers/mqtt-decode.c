@@ -173,7 +173,7 @@ static void assembler_restart(struct mqtt_battery_assembler *a, uint64_t now_use
         a->fields = 0;
         a->cells_seen = 0;
         a->temps_seen = 0;
-        a->record = (struct battery_record) {};
+        a->record = (struct battery_record) { .full_ah = NAN }; /* no sub-topic carries it */
 }
 
 static bool parse_index(const char *s, unsigned max, unsigned *ret) {
@@ -337,7 +337,9 @@ int mqtt_battery_parse_json(const void *payload, size_t len, struct battery_reco
                 k = BAD("temps must be a list of up to 8 numbers");
         else if (r.soc_pct < 0 || r.soc_pct > 100 || r.voltage_v < 0 || r.voltage_v > 1000)
                 k = BAD("soc or v out of range");
-        (void) get_number(root, "c_full", &r.full_ah);
+        /* Absent or null (a peer's BMS that does not tell): not known. */
+        if (!get_number(root, "c_full", &r.full_ah))
+                r.full_ah = NAN;
         if (get_number(root, "n", &cycles) && cycles >= 0 && cycles < 1e6)
                 r.cycles = (unsigned) cycles;
         json_object_put(root);

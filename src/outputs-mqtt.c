@@ -230,28 +230,9 @@ static void on_battery(void *userdata, const char *name, const struct battery_re
                 pubf(o, b, 2, 0, "%s/bat/dev/%s/cell/%zu", o->root, name, k);
         }
 
-        if (!o->json)
-                return;
-        _cleanup_(json_object_putp) struct json_object *j = json_object_new_object();
-        struct json_object *temps = json_object_new_array(), *cells = json_object_new_array();
-        if (!j || !temps || !cells) {
-                json_object_put(temps);
-                json_object_put(cells);
-                return;
-        }
-        json_object_object_add(j, "v", jdouble(r->voltage_v, 2));
-        json_object_object_add(j, "i", jdouble(r->current_a, 1));
-        json_object_object_add(j, "soc", json_object_new_int((int) lround(r->soc_pct)));
-        json_object_object_add(j, "c", jdouble(r->remaining_ah, 1));
-        json_object_object_add(j, "c_full", jdouble(r->full_ah, 1));
-        json_object_object_add(j, "n", json_object_new_int((int) r->cycles));
-        for (size_t k = 0; k < r->n_temps; k++)
-                json_object_array_add(temps, jdouble(r->temps_c[k], 1));
-        for (size_t k = 0; k < r->n_cells; k++)
-                json_object_array_add(cells, jdouble(r->cells_v[k], 3));
-        json_object_object_add(j, "temps", temps);
-        json_object_object_add(j, "cells", cells);
-        pub_json(o, j, "%s/bat/dev/%s", o->root, name);
+        char json[BATTERY_JSON_MAX];
+        if (o->json && battery_record_to_json(r, json, sizeof(json)) >= 0)
+                pubf(o, json, strlen(json), 0, "%s/bat/dev/%s", o->root, name);
 }
 
 static void on_battery_sum(void *userdata, double current_a, double remaining_ah, double soc_pct) {

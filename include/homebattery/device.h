@@ -43,7 +43,8 @@ struct battery_record {
         double current_a;
         double soc_pct;
         double remaining_ah;
-        double full_ah; /* 0 when the BMS does not tell */
+        double full_ah; /* NAN when the BMS does not tell (Daly, the binary mqttBattery topics): JSON
+                         * null; readers test isfinite() or "> 0" before using it */
         unsigned cycles;
         size_t n_temps;
         double temps_c[BATTERY_TEMPS_MAX];

@@ -61,12 +61,12 @@ def c_round(x):
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
-def daemon_json(values, c_full=None):
-    """What <root>/bat/dev/<name> must carry for these values: v 2 decimals, i, c, c_full and temps 1,
-    soc an integer, cells 3 (the daemon prints with %.Nf; Python's % rounds the same way)."""
+def daemon_json(values):
+    """What <root>/bat/dev/<name> must carry for these values: v, i, c and c_full 2 decimals (null without
+    c_full: Daly), soc and temps 1, cells 3 (the daemon prints with %.Nf; Python's % rounds the same way)."""
     f = lambda x, n: float("%.*f" % (n, x))  # noqa: E731
-    return {"v": f(values["v"], 2), "i": f(values["i"], 1), "soc": c_round(values["soc"]), "c": f(values["c"], 1),
-            "c_full": f(values.get("c_full", 0.0) if c_full is None else c_full, 1), "n": values["n"],
+    return {"v": f(values["v"], 2), "i": f(values["i"], 2), "soc": f(values["soc"], 1), "c": f(values["c"], 2),
+            "c_full": f(values["c_full"], 2) if "c_full" in values else None, "n": values["n"],
             "temps": [f(t, 1) for t in values["temps"]], "cells": [f(x, 3) for x in values["cells"]]}
 
 
@@ -163,15 +163,15 @@ class Values(BleTestCase):
         _, jk = self.wait_record("bat_jk")
         print("first round of three BLE reads: %.1f s" % (time.monotonic() - self.t0))
 
-        self.assertEqual(llt, {"v": 26.44, "i": -12.3, "soc": 57, "c": 31.2, "c_full": 62.0, "n": 28,
+        self.assertEqual(llt, {"v": 26.44, "i": -12.34, "soc": 57.0, "c": 31.2, "c_full": 62.0, "n": 28,
                                "temps": [-5.2, 21.5],
                                "cells": [3.301, 3.302, 3.303, 3.304, 3.305, 3.306, 3.307, 3.308]})
         self.assertEqual(llt, daemon_json(LLT_VALUES))
-        # Daly: no full capacity in the frame; SoC 73.4 % is published as an integer.
-        self.assertEqual(daly, {"v": 51.4, "i": 4.5, "soc": 73, "c": 80.3, "c_full": 0.0, "n": 41,
+        # Daly: no full capacity in the frame (null); SoC 73.4 % keeps its 0.1 % resolution.
+        self.assertEqual(daly, {"v": 51.4, "i": 4.5, "soc": 73.4, "c": 80.3, "c_full": None, "n": 41,
                                 "temps": [-3.0, 18.0], "cells": DALY_VALUES["cells"]})
         self.assertEqual(len(daly["cells"]), 16)
-        self.assertEqual(jk, {"v": 53.4, "i": -2.4, "soc": 88, "c": 176.5, "c_full": 200.0, "n": 7,
+        self.assertEqual(jk, {"v": 53.4, "i": -2.37, "soc": 88.0, "c": 176.5, "c_full": 200.0, "n": 7,
                               "temps": [-1.5, 24.3], "cells": JK_VALUES["cells"]})
         self.assertEqual(self.sim.device(JK_MAC)["layout"], "32s")
 
@@ -218,7 +218,7 @@ class Values(BleTestCase):
         # A changed value shows up at the next read.
         self.sim.values(LLT_MAC, i=7.77, temps=[-0.4, 3.0])
         after = time.monotonic()
-        _, rec = self.wait_record("bat_llt", where=lambda r: r["i"] == 7.8, timeout=25)
+        _, rec = self.wait_record("bat_llt", where=lambda r: r["i"] == 7.77, timeout=25)
         self.assertEqual(rec["temps"], [-0.4, 3.0])
         self.wait_topic_after(base + "/i", struct.pack(">h", 78), after, 5)
         self.wait_topic_after(base + "/temp/0", struct.pack(">h", -4), after, 5)
@@ -240,7 +240,7 @@ class Variants(BleTestCase):
                    setup={LLT_MAC: {"values": llt}, DALY_MAC: {"values": daly}, JK_MAC: {"values": jk}})
         self.assertFalse(self.sim.device(LLT_MAC)["known"])
         self.assertEqual(self.wait_record("new_llt")[1], daemon_json(llt))
-        self.assertEqual(self.wait_record("daly_ff00")[1], daemon_json(daly, c_full=0.0))
+        self.assertEqual(self.wait_record("daly_ff00")[1], daemon_json(daly))
         self.assertEqual(self.wait_record("jk_2char")[1], daemon_json(jk))
 
         s = self.sim.device(LLT_MAC)
@@ -401,7 +401,7 @@ class ConnectFailure(BleTestCase):
         # Read in turns: the other two were read before the retry of the flaky one.
         self.assertLess(self.wait_record("bat_daly")[0], t_ok)
         self.assertLess(self.wait_record("bat_jk")[0], t_ok)
-        self.assertEqual(self.wait_record("bat_daly")[1], daemon_json(DALY_VALUES, c_full=0.0))
+        self.assertEqual(self.wait_record("bat_daly")[1], daemon_json(DALY_VALUES))
         self.assertEqual(self.wait_record("bat_jk")[1], daemon_json(JK_VALUES))
         # ... and keep being read after it.
         self.wait_record("bat_daly", count=2, timeout=20)

@@ -197,7 +197,7 @@ class Http(HbTestCase):
         self.assertEqual(b1["classes"], ["battery"])
         self.assertTrue(b1["forwarded"])
         # The record in the shape of the MQTT JSON topic (mqtt.md).
-        self.assertEqual(b1["battery"], {"v": 26.41, "i": -12.3, "soc": 55, "c": 61.2, "c_full": 0.0, "n": 12,
+        self.assertEqual(b1["battery"], {"v": 26.41, "i": -12.3, "soc": 55, "c": 61.2, "c_full": None, "n": 12,
                                          "temps": list(TEMPS), "cells": list(CELLS)})
         self.assertLess(b1["last_good_read_age_s"], 5)
         self.assertEqual(b1["read_failures"], 0)

@@ -31,6 +31,7 @@ import os
 import random
 import re
 import signal
+import socket
 import sys
 import time
 
@@ -172,6 +173,14 @@ _OM_XML = """  <interface name="org.freedesktop.DBus.ObjectManager">
     <signal name="InterfacesRemoved"><arg name="object" type="o"/><arg name="interfaces" type="as"/></signal>
   </interface>
 """
+
+
+class FdReply:
+    """A method's answer that passes file descriptors: its "h" values are
+    indexes into fds. The simulator's copies are closed once it is sent."""
+    def __init__(self, body, fds):
+        self.body = body
+        self.fds = fds
 
 
 def _sig_args(sig):
@@ -425,6 +434,7 @@ class CharIface:
         self.cccd = False           # notifications enabled in the BMS (CCCD)
         self.write_busy = False
         self.cccd_path = None
+        self.acquired = None        # AcquireNotify: (sender, our end of the socket pair)
 
     @property
     def can_notify(self):
@@ -441,7 +451,7 @@ class CharIface:
         if "write-without-response" in self.flags:
             p["WriteAcquired"] = Variant("b", False)
         if "notify" in self.flags:
-            p["NotifyAcquired"] = Variant("b", False)
+            p["NotifyAcquired"] = Variant("b", self.acquired is not None)
         # MTU (BlueZ >= 5.62): the ATT MTU, 23 while there is no ATT link
         p["MTU"] = Variant("q", self.dev.mtu if self.dev.link_up else 23)
         return p
@@ -461,9 +471,10 @@ class CharIface:
 
     def update_notifying(self):
         """BlueZ's update_notifying(): Notifying only ever drops here, when
-        no session is registered any more (StopNotify, client gone)."""
+        no session is registered any more (StopNotify, client gone). The
+        CCCD stays on while notifications are acquired."""
         if not any(self.sessions.values()):
-            if self.cccd:
+            if self.cccd and self.acquired is None:
                 self.cccd = False
                 self.dev.model.on_cccd(self, False)
             if self.notifying:
@@ -519,8 +530,73 @@ class CharIface:
     def m_AcquireWrite(self, msg, options):
         raise e_not_supported()
 
-    def m_AcquireNotify(self, msg, options):
-        raise e_not_supported()
+    async def m_AcquireNotify(self, msg, options):
+        """Notifications as SOCK_SEQPACKET datagrams on a socket pair, one
+        per notification; the client gets one end and the MTU. Closing it
+        releases the notifications (the simulator sees the hangup); losing
+        the link closes ours. Value is not updated meanwhile, and Notifying
+        is left as it is: it belongs to the StartNotify sessions."""
+        dev = self.dev
+        if not dev.link_up:
+            raise e_failed("Not connected")
+        if self.acquired is not None:
+            raise e_not_permitted("Notify acquired")
+        if self.sessions:           # a StartNotify session is there
+            raise e_in_progress()
+        if "notify" not in self.flags:
+            raise e_not_supported()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)
+        self.acquired = (msg.sender, ours)      # taken while the CCCD is written
+        conn = dev.conn_id
+        await asyncio.sleep(dev.sim.args.write_latency)
+        if self.acquired is None or self.acquired[1] is not ours or not dev.link_up or \
+                dev.conn_id != conn:
+            theirs.close()
+            if self.acquired is not None and self.acquired[1] is ours:
+                self.release_acquired("link lost while acquiring")
+            raise e_failed("Not connected")
+        dev.sim.loop.add_reader(ours.fileno(), self._acquired_readable)
+        dev.count("acquire_notify")
+        dev.event("notify acquired by %s" % msg.sender)
+        self.changed("NotifyAcquired")
+        if not self.cccd:
+            self.cccd = True
+            dev.model.on_cccd(self, True)
+        return FdReply([0, dev.mtu], [theirs.detach()])
+
+    def _acquired_readable(self):
+        """The client wrote (ignored) or closed its end (released)."""
+        sock = self.acquired[1]
+        try:
+            if sock.recv(64):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self.release_acquired("closed by the client")
+
+    def send_acquired(self, frag):
+        """One notification as one datagram; a full socket drops it."""
+        try:
+            self.acquired[1].send(frag)
+        except BlockingIOError:
+            self.dev.count("notifications_dropped")
+        except OSError:
+            self.release_acquired("closed by the client")
+
+    def release_acquired(self, why):
+        if self.acquired is None:
+            return
+        sender, sock = self.acquired
+        self.acquired = None
+        self.dev.sim.loop.remove_reader(sock.fileno())
+        sock.close()
+        self.dev.count("acquire_released")
+        self.dev.event("notify of %s released (%s)" % (sender, why))
+        self.changed("NotifyAcquired")
+        self.update_notifying()
 
     async def m_StartNotify(self, msg):
         dev = self.dev
@@ -528,6 +604,8 @@ class CharIface:
             raise BusError("org.bluez.Error.NotConnected", "Not Connected")
         if not self.can_notify:
             raise e_not_supported()
+        if self.acquired is not None:
+            raise e_not_permitted("Notify acquired")
         sender = msg.sender
         if sender in self.sessions:
             # each client has one session: success when it is active,
@@ -949,6 +1027,7 @@ class SimDevice:
             "notifying": {c.path: c.notifying for c in self.char_ifaces() if c.can_notify},
             "cccd_enabled": {c.path: c.cccd for c in self.char_ifaces() if c.can_notify},
             "notify_sessions": {c.path: dict(c.sessions) for c in self.char_ifaces() if c.sessions},
+            "notify_acquired": {c.path: c.acquired[0] for c in self.char_ifaces() if c.acquired},
             "options": {k: v for k, v in self.opts.items()},
             "layout": self.model.layout if self.kind == "jk" else None,
         }
@@ -957,7 +1036,8 @@ class SimDevice:
         d = dict(self.counters)
         for k in ("connect_attempts", "connects", "connect_failures", "disconnects", "drops",
                   "writes", "notifications", "notifications_dropped", "frames", "requests",
-                  "start_notify", "stop_notify", "reads", "discovered"):
+                  "start_notify", "stop_notify", "acquire_notify", "acquire_released", "reads",
+                  "discovered"):
             d.setdefault(k, 0)
         d["write_log"] = list(self.writes)
         d["events"] = list(self.events)
@@ -1132,8 +1212,10 @@ class SimDevice:
         self.set_connected(False)
         self.event("link down (%s)" % reason)
         # btd_gatt_client_disconnected(): only the notify ids are cleared;
-        # the sessions and the Notifying property stay as they are
+        # the sessions and the Notifying property stay as they are. An
+        # acquired notify socket is closed (the client sees the hangup).
         for ch in self.char_ifaces():
+            ch.release_acquired("link down")
             for sndr in ch.sessions:
                 ch.sessions[sndr] = False
             ch.cccd = False
@@ -1142,6 +1224,7 @@ class SimDevice:
 
     def drop_gatt(self):
         for ch in self.char_ifaces():
+            ch.release_acquired("GATT objects removed")
             ch.sessions.clear()
             ch.notifying = False
             ch.cccd = False
@@ -1224,8 +1307,11 @@ class SimDevice:
         if not ch.cccd:
             self.count("notifications_dropped")
             return
-        ch.value = frag
         self.count("notifications")
+        if ch.acquired is not None:
+            ch.send_acquired(frag)
+            return
+        ch.value = frag
         self.sim.props_changed(ch.path, I_CHAR, ch, ["Value"])
 
 
@@ -1344,7 +1430,25 @@ class BluezSim:
         if asyncio.iscoroutine(result):
             asyncio.ensure_future(self._finish(msg, result))
             return True
+        if isinstance(result, Message) and result.unix_fds:
+            self._send_reply(msg, result)
+            return True
         return result
+
+    def _send_reply(self, msg, reply):
+        """Sends a reply; the descriptors it passes are closed here once
+        dbus-next has written it (or at once when no reply is wanted)."""
+        fds = list(reply.unix_fds or [])
+
+        def close_fds(_fut=None):
+            for fd in fds:
+                os.close(fd)
+        if msg.flags & 0x1:         # NO_REPLY_EXPECTED
+            close_fds()
+            return
+        fut = self.bus.send(reply)
+        if fds:
+            fut.add_done_callback(close_fds)
 
     async def _finish(self, msg, coro):
         try:
@@ -1356,8 +1460,7 @@ class BluezSim:
         except Exception as e:  # noqa: BLE001 - report it to the caller
             log.exception("handler failed")
             reply = Message.new_error(msg, "org.bluez.Error.Failed", str(e))
-        if not msg.flags & 0x1:     # NO_REPLY_EXPECTED
-            self.bus.send(reply)
+        self._send_reply(msg, reply)
 
     def dispatch(self, msg):
         path, iface, member = msg.path, msg.interface, msg.member
@@ -1394,11 +1497,16 @@ class BluezSim:
         r = getattr(impl, "m_" + member)(msg, *msg.body)
         if asyncio.iscoroutine(r):
             return self._wrap(msg, out_sig, r)
+        return self._method_return(msg, out_sig, r)
+
+    @staticmethod
+    def _method_return(msg, out_sig, r):
+        if isinstance(r, FdReply):
+            return Message.new_method_return(msg, out_sig, r.body, unix_fds=r.fds)
         return Message.new_method_return(msg, out_sig, r or [])
 
     async def _wrap(self, msg, out_sig, coro):
-        body = await coro
-        return Message.new_method_return(msg, out_sig, body or [])
+        return self._method_return(msg, out_sig, await coro)
 
     def properties(self, msg, obj):
         m, sig = msg.member, msg.signature
@@ -1475,6 +1583,9 @@ class BluezSim:
                 if ch.sessions.pop(name, None) is not None:
                     self.client_log(name, "gone (notify session on %s dropped)" % ch.path)
                     ch.update_notifying()
+                if ch.acquired is not None and ch.acquired[0] == name:
+                    self.client_log(name, "gone (acquired notify on %s released)" % ch.path)
+                    ch.release_acquired("client left the bus")
 
     # -- discovery -----------------------------------------------------------------
     def discovery_stopped(self):
@@ -1714,7 +1825,8 @@ def parse_device(spec):
 
 
 async def amain(args):
-    bus = await MessageBus(bus_address=args.bus).connect()
+    # unix fds: AcquireNotify passes a socket
+    bus = await MessageBus(bus_address=args.bus, negotiate_unix_fd=True).connect()
     sim = BluezSim(bus, args)
     for kind, mac, opts in args.device:
         sim.add_device(kind, mac, opts)

@@ -139,7 +139,7 @@ class Home:
         import bluez_sim
         from dbus_next import Message, NameFlag, RequestNameReply
         from dbus_next.aio import MessageBus
-        self.bus = await MessageBus(bus_address=a.bus).connect()
+        self.bus = await MessageBus(bus_address=a.bus, negotiate_unix_fd=True).connect()  # AcquireNotify
         argv = ["--bus", a.bus]
         for p in self.plant.battery.packs:
             argv += ["--device", "%s:%s" % (p.kind, MACS[p.kind])]

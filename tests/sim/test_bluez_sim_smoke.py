@@ -8,16 +8,19 @@ do: GetManagedObjects, Connect, wait for ServicesResolved, find the
 characteristics by UUID/Flags, StartNotify, WriteValue the real request,
 reassemble the notifications, check the frames decode to the values set
 through the control API, StopNotify, Disconnect.  Then every fault mode,
-discovery of unknown devices, BlueZ's error answers, and (when python3-bleak
-is installed) one read through bleak on the private bus.  Everything started
-here is stopped at the end.
+discovery of unknown devices, BlueZ's error answers, a read through
+AcquireNotify (notifications on a socket, as BLE libraries use it), and (when
+python3-bleak is installed) one read through bleak on the private bus.
+Everything started here is stopped at the end.
 
 Run: /usr/bin/python3 -m unittest -v tests/sim/test_bluez_sim_smoke.py
+(or meson test -C build sim-bluez)
 """
 import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,6 +79,7 @@ DEVICES = [
     "llt:%s" % mac(0x11),
     "daly:%s:mtu=247" % mac(0x12),
     "jk:%s:unknown" % mac(0x13),
+    "llt:%s" % mac(0x14),
 ]
 
 ENV = {}
@@ -168,7 +172,8 @@ def unpack(v):
 
 class Client:
     async def open(self):
-        self.bus = await MessageBus(bus_address=ENV["bus"]).connect()
+        # unix fds: AcquireNotify answers with a socket
+        self.bus = await MessageBus(bus_address=ENV["bus"], negotiate_unix_fd=True).connect()
         self.sigs = []
         self.new = asyncio.Event()
         self.bus.add_message_handler(self._on_msg)
@@ -199,6 +204,19 @@ class Client:
         if reply.message_type == MessageType.ERROR:
             raise CallError(reply.error_name, reply.body[0] if reply.body else "")
         return unpack(reply.body)
+
+    async def acquire_notify(self, path, timeout=5.0):
+        """AcquireNotify: (non-blocking socket, MTU)."""
+        reply = await asyncio.wait_for(self.bus.call(Message(
+            destination="org.bluez", path=path, interface=CHR, member="AcquireNotify",
+            signature="a{sv}", body=[{}])), timeout)
+        if reply.message_type == MessageType.ERROR:
+            raise CallError(reply.error_name, reply.body[0] if reply.body else "")
+        assert reply.signature == "hq" and len(reply.unix_fds) == 1, \
+            "AcquireNotify answered %r with %d fds" % (reply.signature, len(reply.unix_fds))
+        sock = socket.socket(fileno=reply.unix_fds[reply.body[0]])
+        sock.setblocking(False)
+        return sock, reply.body[1]
 
     async def objects(self):
         return (await self.call("/", OM, "GetManagedObjects"))[0]
@@ -773,6 +791,82 @@ class BluezSimTest(unittest.IsolatedAsyncioTestCase):
         for k in ("connects", "writes", "notifications", "write_log", "events"):
             self.assertIn(k, lg)
 
+    async def test_23_acquire_notify(self):
+        """AcquireNotify as BlueZ does it and BLE libraries use it: the notifications of a real LLT
+        read arrive as datagrams on the socket, NotifyAcquired follows, StartNotify is locked out,
+        and closing the socket (or losing the link) releases it."""
+        cl, n, dev = self.cl, 0x14, dpath(0x14)
+        vals = {"v": 26.44, "i": -12.34, "soc": 57, "c": 31.2, "c_full": 62.0, "n": 28,
+                "temps": [-5.2, 21.5], "cells": [3.301, 3.302, 3.303, 3.304]}
+        self.assertEqual(api("POST", "/devices/%s" % mac(n), vals)[0], 200)
+        api("DELETE", "/devices/%s/log" % mac(n))
+        await connect_resolved(cl, dev)
+        notify, write = find_chars(await cl.objects(), dev, "llt")
+        self.assertFalse(await cl.get(notify, CHR, "NotifyAcquired"))
+        with self.assertRaises(CallError) as e:         # ff02 has no notify flag
+            await cl.call(write, CHR, "AcquireNotify", "a{sv}", [{}])
+        self.assertEqual(e.exception.name, "org.bluez.Error.NotSupported")
+
+        mark = cl.mark()
+        sock, mtu = await cl.acquire_notify(notify)
+        loop = asyncio.get_running_loop()
+        try:
+            self.assertEqual(mtu, 23)
+            self.assertTrue(await cl.wait_for(changed(notify, CHR, "NotifyAcquired", True), mark, 2))
+            self.assertEqual(sock.type, socket.SOCK_SEQPACKET)
+            with self.assertRaises(CallError) as e:
+                await cl.call(notify, CHR, "StartNotify")
+            self.assertEqual((e.exception.name, e.exception.text),
+                             ("org.bluez.Error.NotPermitted", "Notify acquired"))
+            other = await Client().open()
+            try:
+                with self.assertRaises(CallError) as e:
+                    await other.acquire_notify(notify)
+                self.assertEqual(e.exception.name, "org.bluez.Error.NotPermitted")
+            finally:
+                await other.close()
+            # One LLT read; each notification is one datagram of at most MTU - 3 bytes.
+            reasm, rec, sizes = bf.LltReassembler(), {}, []
+            for req in (bf.LLT_REQ_BASIC, bf.LLT_REQ_CELLS):
+                await cl.call(write, CHR, "WriteValue", "aya{sv}",
+                              [req, {"type": Variant("s", "request")}])
+                frames = []
+                while not frames:
+                    d = await asyncio.wait_for(loop.sock_recv(sock, 512), 3)
+                    self.assertTrue(d, "socket closed during the read")
+                    sizes.append(len(d))
+                    frames = reasm.feed(d)
+                rec.update(bf.llt_decode(frames[0]))
+            assert_record(self, rec, bf.expected_values("llt", vals))
+            self.assertLessEqual(max(sizes), mtu - 3)
+            self.assertEqual(cl.values_since(notify, mark), [], "Value is not used while acquired")
+            self.assertFalse(await cl.get(notify, CHR, "Notifying"))
+            lg = sim_log(n)
+            self.assertEqual((lg["acquire_notify"], lg["start_notify"]), (1, 0))
+            self.assertEqual(lg["notifications"], len(sizes))
+        finally:
+            sock.close()
+        # Closing the client end releases it; StartNotify works again.
+        self.assertTrue(await cl.wait_for(changed(notify, CHR, "NotifyAcquired", False), mark, 2))
+        await cl.call(notify, CHR, "StartNotify")
+        with self.assertRaises(CallError) as e:         # a StartNotify session exists
+            await cl.call(notify, CHR, "AcquireNotify", "a{sv}", [{}])
+        self.assertEqual(e.exception.name, "org.bluez.Error.InProgress")
+        await cl.call(notify, CHR, "StopNotify")
+        # Losing the link closes BlueZ's end: the client reads end of file.
+        sock, _ = await cl.acquire_notify(notify)
+        try:
+            mark = cl.mark()
+            await disconnect(cl, dev)
+            self.assertEqual(await asyncio.wait_for(loop.sock_recv(sock, 512), 3), b"")
+            self.assertTrue(await cl.wait_for(changed(notify, CHR, "NotifyAcquired", False), mark, 2))
+        finally:
+            sock.close()
+        with self.assertRaises(CallError) as e:
+            await cl.call(notify, CHR, "AcquireNotify", "a{sv}", [{}])
+        self.assertEqual((e.exception.name, e.exception.text), ("org.bluez.Error.Failed", "Not connected"))
+        self.assertEqual(sim_log(n)["acquire_released"], 2)
+
     @unittest.skipUnless(shutil.which(PY) and subprocess.run(
         [PY, "-c", "import bleak"], capture_output=True).returncode == 0,
         "python3-bleak not installed")
@@ -803,7 +897,12 @@ asyncio.run(main())
         rec = json.loads(r.stdout.strip().splitlines()[-1])
         assert_record(self, rec, bf.expected_values("llt", bf.CAPTURE_VALUES["llt"]))
         lg = sim_log(0x10)
-        self.assertEqual((lg["connects"], lg["start_notify"], lg["stop_notify"]), (1, 1, 1))
+        self.assertEqual(lg["connects"], 1)
+        # bleak uses AcquireNotify when NotifyAcquired is there (newer releases), else StartNotify
+        if lg["acquire_notify"]:
+            self.assertEqual((lg["acquire_notify"], lg["acquire_released"], lg["start_notify"]), (1, 1, 0))
+        else:
+            self.assertEqual((lg["start_notify"], lg["stop_notify"]), (1, 1))
         self.assertFalse(api("GET", "/devices/%s" % mac(0x10))[1]["connected"])
 
 

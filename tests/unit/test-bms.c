@@ -20,6 +20,7 @@
 
 #include "bms-decode.h"
 #include "bms-decode-tool.h"
+#include "homebattery/record-json.h"
 
 #define SEC(s) ((uint64_t) (s) * UINT64_C(1000000))
 #define MAX_OUT 16
@@ -107,13 +108,13 @@ static const struct battery_record llt_expected = {
 };
 
 static const struct battery_record daly_expected = {
-        .voltage_v = 27.1, .current_a = 0, .soc_pct = 99.7, .remaining_ah = 49.8, .full_ah = 0, .cycles = 22,
+        .voltage_v = 27.1, .current_a = 0, .soc_pct = 99.7, .remaining_ah = 49.8, .full_ah = NAN, .cycles = 22,
         .n_temps = 1, .temps_c = { 21 },
         .n_cells = 8, .cells_v = { 3.354, 3.349, 3.530, 3.422, 3.414, 3.347, 3.349, 3.350 },
 };
 
 static const struct battery_record daly_discharge_expected = {
-        .voltage_v = 26.3, .current_a = -4.9, .soc_pct = 79.1, .remaining_ah = 39.5, .full_ah = 0, .cycles = 22,
+        .voltage_v = 26.3, .current_a = -4.9, .soc_pct = 79.1, .remaining_ah = 39.5, .full_ah = NAN, .cycles = 22,
         .n_temps = 1, .temps_c = { 17 },
         .n_cells = 8, .cells_v = { 3.301, 3.298, 3.298, 3.298, 3.299, 3.298, 3.300, 3.298 },
 };
@@ -174,8 +175,9 @@ static struct bytes *llt_stream(void) {
         return b;
 }
 
+/* NAN (a value the BMS does not report) only matches NAN. */
 static void assert_near(double got, double want) {
-        if (fabs(got - want) > 1e-9) {
+        if (!isnan(got) != !isnan(want) || fabs(got - want) > 1e-9) {
                 fail_msg("got %.6f, want %.6f", got, want);
         }
 }
@@ -673,7 +675,7 @@ static void test_built_frames(void **state) {
                 else
                         jk_encode(&r, cases[i].layout, b);
                 if (cases[i].kind == BMS_KIND_DALY)
-                        r.full_ah = 0;
+                        r.full_ah = NAN; /* not in the frame */
                 decode_all(cases[i].kind, cases[i].layout, b, &o);
                 assert_rejects(&o, 0);
                 assert_int_equal(o.n_records, 1);
@@ -1176,23 +1178,23 @@ static void test_json(void **state) {
         int r;
 
         (void) state;
-        r = bms_record_to_json(&daly_expected, buf, sizeof(buf));
-        assert_string_equal(buf, "{\"v\":27.10,\"i\":0.0,\"soc\":100,\"c\":49.8,\"c_full\":0.0,\"n\":22,\"temps\":[21.0],"
-                                 "\"cells\":[3.354,3.349,3.530,3.422,3.414,3.347,3.349,3.350]}");
+        r = battery_record_to_json(&daly_expected, buf, sizeof(buf));
+        assert_string_equal(buf, "{\"v\":27.10,\"i\":0.00,\"soc\":99.7,\"c\":49.80,\"c_full\":null,\"n\":22,"
+                                 "\"temps\":[21.0],\"cells\":[3.354,3.349,3.530,3.422,3.414,3.347,3.349,3.350]}");
         assert_int_equal(r, (int) strlen(buf));
-        r = bms_record_to_json(&llt_expected, buf, sizeof(buf));
-        assert_string_equal(buf, "{\"v\":25.64,\"i\":0.0,\"soc\":19,\"c\":11.6,\"c_full\":62.0,\"n\":28,"
+        r = battery_record_to_json(&llt_expected, buf, sizeof(buf));
+        assert_string_equal(buf, "{\"v\":25.64,\"i\":0.00,\"soc\":19.0,\"c\":11.55,\"c_full\":62.00,\"n\":28,"
                                  "\"temps\":[20.4,20.5],"
                                  "\"cells\":[3.205,3.206,3.204,3.203,3.204,3.207,3.206,3.210]}");
-        assert_int_equal(bms_record_to_json(&llt_expected, buf, (size_t) r + 1), r);
-        assert_int_equal(bms_record_to_json(&llt_expected, buf, (size_t) r), -ENOBUFS);
-        assert_int_equal(bms_record_to_json(&llt_expected, buf, 0), -ENOBUFS);
+        assert_int_equal(battery_record_to_json(&llt_expected, buf, (size_t) r + 1), r);
+        assert_int_equal(battery_record_to_json(&llt_expected, buf, (size_t) r), -ENOBUFS);
+        assert_int_equal(battery_record_to_json(&llt_expected, buf, 0), -ENOBUFS);
 
-        struct battery_record x = { .voltage_v = 3.3, .current_a = -0.04, .soc_pct = 40.5, .n_temps = 1,
+        struct battery_record x = { .voltage_v = 3.3, .current_a = -0.004, .soc_pct = 40.55, .n_temps = 1,
                                     .temps_c = { -5.5 }, .n_cells = 0, .remaining_ah = NAN };
-        bms_record_to_json(&x, buf, sizeof(buf));
-        assert_string_equal(buf, "{\"v\":3.30,\"i\":0.0,\"soc\":41,\"c\":null,\"c_full\":0.0,\"n\":0,\"temps\":[-5.5],"
-                                 "\"cells\":[]}");
+        battery_record_to_json(&x, buf, sizeof(buf));
+        assert_string_equal(buf, "{\"v\":3.30,\"i\":0.00,\"soc\":40.5,\"c\":null,\"c_full\":0.00,\"n\":0,"
+                                 "\"temps\":[-5.5],\"cells\":[]}");
 }
 
 static void test_parse_hex(void **state) {
@@ -1269,7 +1271,7 @@ static void test_decode_tool(void **state) {
                  llt_bursts_hex[0]);
         out = run_tool("lltPowerBmsV4Ble", input, &err, &r);
         assert_int_equal(r, 0);
-        bms_record_to_json(&llt_expected, json[0], sizeof(json[0]));
+        battery_record_to_json(&llt_expected, json[0], sizeof(json[0]));
         snprintf(want, sizeof(want), "%s\nrejected: status 0x80\nrejected: truncated\n", json[0]);
         assert_string_equal(out, want);
         assert_string_equal(err, "line 4: not hex, skipped\nline 9: odd number of hex digits, skipped\n");
@@ -1280,8 +1282,8 @@ static void test_decode_tool(void **state) {
                  daly_foreign_glued_hex, daly_answer_hex, daly_discharge_hex);
         out = run_tool("daly8S24V60A", input, &err, &r);
         assert_int_equal(r, 0);
-        bms_record_to_json(&daly_expected, json[0], sizeof(json[0]));
-        bms_record_to_json(&daly_discharge_expected, json[1], sizeof(json[1]));
+        battery_record_to_json(&daly_expected, json[0], sizeof(json[0]));
+        battery_record_to_json(&daly_discharge_expected, json[1], sizeof(json[1]));
         snprintf(want, sizeof(want), "%s\n%s\n", json[0], json[1]);
         assert_string_equal(out, want);
         assert_string_equal(err, "line 3: not hex, skipped\n");
@@ -1293,8 +1295,8 @@ static void test_decode_tool(void **state) {
                  jk_cells_annotated_hex, jk_cells_hex);
         out = run_tool("jkBmsBd4", input, &err, &r);
         assert_int_equal(r, 0);
-        bms_record_to_json(&jk_annotated_expected, json[0], sizeof(json[0]));
-        bms_record_to_json(&jk_expected, json[1], sizeof(json[1]));
+        battery_record_to_json(&jk_annotated_expected, json[0], sizeof(json[0]));
+        battery_record_to_json(&jk_expected, json[1], sizeof(json[1]));
         snprintf(want, sizeof(want), "%s\n%s\n", json[0], json[1]);
         assert_string_equal(out, want);
         assert_string_equal(err, "");
@@ -1306,6 +1308,61 @@ static void test_decode_tool(void **state) {
         assert_string_equal(out, "");
         free(out);
         free(err);
+}
+
+/* Bytes as one line of hex for the decode tool. */
+static void hex_line(const struct bytes *b, char *out, size_t size) {
+        assert_true(2 * b->n + 2 <= size);
+        for (size_t i = 0; i < b->n; i++)
+                snprintf(out + 2 * i, 3, "%02x", b->d[i]);
+        strcpy(out + 2 * b->n, "\n");
+}
+
+/* The --decode output (and the daemon's JSON topic, the same encoder) keeps
+ * the resolution the BMS reports: 10 mA / 10 mAh (JBD), mA / mAh (JK,
+ * rounded to 0.01), 0.1 % SoC (Daly); Daly's missing full capacity is null.
+ * Literal strings, so they do not depend on the encoder under test. */
+static void test_json_precision(void **state) {
+        static char input[16384];
+        struct battery_record llt = chosen(4, 1, 21.5, -12.34), jk = chosen(2, 2, 20, 6.166);
+        struct bytes *b = new_bytes();
+        char *out, *err;
+        int r;
+
+        (void) state;
+        llt.remaining_ah = 31.27;
+        llt.full_ah = 62.5;
+        llt_encode(&llt, b);
+        hex_line(b, input, sizeof(input));
+        out = run_tool("lltPowerBmsV4Ble", input, &err, &r);
+        assert_int_equal(r, 0);
+        assert_string_equal(out, "{\"v\":13.20,\"i\":-12.34,\"soc\":57.0,\"c\":31.27,\"c_full\":62.50,\"n\":123,"
+                                 "\"temps\":[21.5],\"cells\":[3.000,3.017,3.034,3.051]}\n");
+        free(out);
+        free(err);
+
+        jk.remaining_ah = 40.711;
+        jk.full_ah = 100;
+        b->n = 0;
+        jk_encode(&jk, BMS_LAYOUT_32S, b);
+        hex_line(b, input, sizeof(input));
+        out = run_tool("jkBmsBd4", input, &err, &r);
+        assert_int_equal(r, 0);
+        assert_string_equal(out, "{\"v\":6.60,\"i\":6.17,\"soc\":57.0,\"c\":40.71,\"c_full\":100.00,\"n\":123,"
+                                 "\"temps\":[20.0,21.0],\"cells\":[3.000,3.017]}\n");
+        free(out);
+        free(err);
+
+        snprintf(input, sizeof(input), "%s\n%s\n", daly_answer_hex, daly_discharge_hex);
+        out = run_tool("daly8S24V60A", input, &err, &r);
+        assert_int_equal(r, 0);
+        assert_string_equal(out, "{\"v\":27.10,\"i\":0.00,\"soc\":99.7,\"c\":49.80,\"c_full\":null,\"n\":22,"
+                                 "\"temps\":[21.0],\"cells\":[3.354,3.349,3.530,3.422,3.414,3.347,3.349,3.350]}\n"
+                                 "{\"v\":26.30,\"i\":-4.90,\"soc\":79.1,\"c\":39.50,\"c_full\":null,\"n\":22,"
+                                 "\"temps\":[17.0],\"cells\":[3.301,3.298,3.298,3.298,3.299,3.298,3.300,3.298]}\n");
+        free(out);
+        free(err);
+        free(b);
 }
 
 int main(void) {
@@ -1327,6 +1384,7 @@ int main(void) {
                 cmocka_unit_test(test_session_jk),
                 cmocka_unit_test(test_session_jk_layouts),
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_json_precision),
                 cmocka_unit_test(test_parse_hex),
                 cmocka_unit_test(test_decode_tool),
         };

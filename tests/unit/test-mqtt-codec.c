@@ -30,7 +30,7 @@
 #define assert_near(got, want)                                                                 \
         do {                                                                                   \
                 double got_ = (got), want_ = (want);                                           \
-                if (!(fabs(got_ - want_) <= 1e-9)) {                                           \
+                if (!(fabs(got_ - want_) <= 1e-9) && !(isnan(got_) && isnan(want_))) {        \
                         print_error("%s = %.12g, expected %.12g\n", #got, got_, want_);        \
                         fail();                                                                \
                 }                                                                              \
@@ -421,7 +421,7 @@ static void check_record1(const struct battery_record *r, uint64_t time_usec) {
         assert_near(r->current_a, -12.3);
         assert_near(r->soc_pct, 55);
         assert_near(r->remaining_ah, 61.2);
-        assert_near(r->full_ah, 0);
+        assert_true(isnan(r->full_ah)); /* no compatibility topic carries it */
         assert_int_equal(r->cycles, 300);
         assert_int_equal(r->n_cells, 3);
         assert_near(r->cells_v[0], 3.262);
@@ -835,16 +835,23 @@ static const struct json_case json_cases[] = {
         { "mqtt.md example", SPEC_JSON, 0, 26.1, -3.2, 55, 61.2, 100.0, 12, 2, 21.5, 22.0, 2, 3.262, 3.261 },
         { "white space, other order, extra keys",
           " {\n \"cells\" : [ 3.3 ] , \"x\" : \"y\", \"c\" : 5 , \"soc\" : 0 , \"i\" : 0 , \"v\" : 3.3 }\n", 0,
-          3.3, 0, 0, 5, 0, 0, 0, 0, 0, 1, 3.3, 3.3 },
+          3.3, 0, 0, 5, NAN, 0, 0, 0, 0, 1, 3.3, 3.3 },
         { "integers", "{\"v\":26,\"i\":-3,\"soc\":100,\"c\":61,\"c_full\":100,\"n\":7,\"temps\":[-5],\"cells\":[3]}",
           0, 26, -3, 100, 61, 100, 7, 1, -5, -5, 1, 3, 3 },
         { "no temps, c_full, n", "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":61.2,\"cells\":[3.262]}", 0,
-          26.1, -3.2, 55, 61.2, 0, 0, 0, 0, 0, 1, 3.262, 3.262 },
+          26.1, -3.2, 55, 61.2, NAN, 0, 0, 0, 0, 1, 3.262, 3.262 },
         { "temps empty", "{\"v\":26.1,\"i\":3.2,\"soc\":55,\"c\":61.2,\"temps\":[],\"cells\":[3.262]}", 0,
-          26.1, 3.2, 55, 61.2, 0, 0, 0, 0, 0, 1, 3.262, 3.262 },
+          26.1, 3.2, 55, 61.2, NAN, 0, 0, 0, 0, 1, 3.262, 3.262 },
         { "negative temperature and current", "{\"v\":26.1,\"i\":-120.5,\"soc\":1,\"c\":0,\"temps\":[-12.5,-0.5],"
-          "\"cells\":[2.8]}", 0, 26.1, -120.5, 1, 0, 0, 0, 2, -12.5, -0.5, 1, 2.8, 2.8 },
-        { "soc 0", "{\"v\":0,\"i\":0,\"soc\":0,\"c\":0,\"cells\":[0]}", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 },
+          "\"cells\":[2.8]}", 0, 26.1, -120.5, 1, 0, NAN, 0, 2, -12.5, -0.5, 1, 2.8, 2.8 },
+        { "soc 0", "{\"v\":0,\"i\":0,\"soc\":0,\"c\":0,\"cells\":[0]}", 0, 0, 0, 0, 0, NAN, 0, 0, 0, 0, 1, 0, 0 },
+        /* A peer's Daly: full capacity null, 0.01 A and 0.1 % kept; keys of a newer peer ignored. */
+        { "c_full null, 0.01 and 0.1 resolution, unknown keys",
+          "{\"v\":27.10,\"i\":-12.34,\"soc\":99.7,\"c\":49.75,\"c_full\":null,\"n\":22,\"temps\":[21.0],"
+          "\"cells\":[3.354],\"model\":\"daly\",\"extra\":{\"a\":[1,null]}}",
+          0, 27.1, -12.34, 99.7, 49.75, NAN, 22, 1, 21.0, 21.0, 1, 3.354, 3.354 },
+        { "c_full a string", "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":61.2,\"c_full\":\"100\",\"cells\":[3.262]}",
+          0, 26.1, -3.2, 55, 61.2, NAN, 0, 0, 0, 0, 1, 3.262, 3.262 },
 
         REJECT("missing v", "{\"i\":-3.2,\"soc\":55,\"c\":61.2,\"cells\":[3.262]}"),
         REJECT("missing i", "{\"v\":26.1,\"soc\":55,\"c\":61.2,\"cells\":[3.262]}"),
@@ -974,6 +981,38 @@ static void test_battery_json_lists(void **state) {
         }
 }
 
+/* The daemon's JSON battery topic, read back by a peer's mqttBattery: the
+ * 0.01 A / 0.01 Ah / 0.1 % resolution and the unknown full capacity (null)
+ * survive; the compatibility topics of the same record keep their scaling. */
+static void test_battery_json_record_roundtrip(void **state) {
+        static const struct battery_record in = {
+                .voltage_v = 26.44, .current_a = -12.34, .soc_pct = 99.7, .remaining_ah = 31.27,
+                .full_ah = NAN, .cycles = 28, .n_temps = 2, .temps_c = { -5.2, 21.5 },
+                .n_cells = 2, .cells_v = { 3.205, 3.3 },
+        };
+        struct battery_record rec;
+        char json[BATTERY_JSON_MAX];
+        uint8_t b[2];
+        (void) state;
+
+        int r = battery_record_to_json(&in, json, sizeof(json));
+        assert_int_equal(r, (int) strlen(json));
+        assert_string_equal(json, "{\"v\":26.44,\"i\":-12.34,\"soc\":99.7,\"c\":31.27,\"c_full\":null,\"n\":28,"
+                                  "\"temps\":[-5.2,21.5],\"cells\":[3.205,3.300]}");
+        assert_int_equal(mqtt_battery_parse_json(json, strlen(json), &rec, NULL), 0);
+        assert_near(rec.current_a, -12.34);
+        assert_near(rec.soc_pct, 99.7);
+        assert_near(rec.remaining_ah, 31.27);
+        assert_true(isnan(rec.full_ah));
+
+        encode_s16(in.current_a * 10, b);
+        assert_memory_equal(b, "\xff\x85", 2); /* -123: A/10 */
+        encode_u8(in.soc_pct, b);
+        assert_int_equal(b[0], 100);
+        encode_u16(in.remaining_ah * 10, b);
+        assert_memory_equal(b, "\x01\x39", 2); /* 313: Ah/10 */
+}
+
 static void test_battery_json_length(void **state) {
         struct battery_record rec;
         const char *reason = NULL;
@@ -1005,6 +1044,7 @@ int main(void) {
                 cmocka_unit_test(test_battery_json_table),
                 cmocka_unit_test(test_battery_json_lists),
                 cmocka_unit_test(test_battery_json_length),
+                cmocka_unit_test(test_battery_json_record_roundtrip),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
