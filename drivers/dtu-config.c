@@ -26,12 +26,14 @@ int dtu_parse_common(struct config_ctx *ctx, const char *path, struct json_objec
 
         int k = lut_load(c->lut_path, &c->lut);
         if (k < 0) {
-                char kp[256];
+                char kp[256], shown[CONFIG_SHOW_SIZE];
                 snprintf(kp, sizeof(kp), "%s.power_lut", path);
                 if (k == -ENODATA)
-                        config_error(ctx, kp, "\"%s\" has no valid \"percent;watt\" line", c->lut_path);
+                        config_error(ctx, kp, "\"%s\" has no valid \"percent;watt\" line",
+                                     config_show(shown, c->lut_path));
                 else
-                        config_error(ctx, kp, "cannot load \"%s\": %s", c->lut_path, strerror(-k));
+                        config_error(ctx, kp, "cannot load \"%s\": %s", config_show(shown, c->lut_path),
+                                     strerror(-k));
                 r = -EINVAL;
         }
         return r;

@@ -30,9 +30,9 @@ static int jk_parse_config(struct config_ctx *ctx, const char *path, struct json
         else if (strcmp(layout, "32s") == 0)
                 c->layout = JK_LAYOUT_32S;
         else {
-                char kp[256];
+                char kp[256], shown[CONFIG_SHOW_SIZE];
                 snprintf(kp, sizeof(kp), "%s.layout", path);
-                config_error(ctx, kp, "expected auto, 24s or 32s, got \"%s\"", layout);
+                config_error(ctx, kp, "expected auto, 24s or 32s, got \"%s\"", config_show(shown, layout));
                 return -EINVAL;
         }
         return r;

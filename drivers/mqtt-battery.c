@@ -15,6 +15,7 @@
 
 struct mqtt_battery_config {
         char *root_topic;
+        char *filter; /* "<root_topic>/#": the subscription */
         int cells_count;
         int temperature_count;
 };
@@ -24,6 +25,7 @@ static void mqtt_battery_free_config(void *p) {
         if (!c)
                 return;
         free(c->root_topic);
+        free(c->filter);
         free(c);
 }
 
@@ -42,6 +44,8 @@ static int mqtt_battery_parse_config(struct config_ctx *ctx, const char *path, s
                 r = -EINVAL;
         if (config_get_topic(ctx, path, obj, "root_topic", &c->root_topic) < 0)
                 r = -EINVAL;
+        else if (asprintf(&c->filter, "%s/#", c->root_topic) < 0)
+                return -ENOMEM;
         /* The original firmware's example used cell_count: accept both, not both at once. */
         bool has_cells = json_object_object_get_ex(obj, "cells_count", NULL);
         bool has_cell = json_object_object_get_ex(obj, "cell_count", NULL);
@@ -57,6 +61,20 @@ static int mqtt_battery_parse_config(struct config_ctx *ctx, const char *path, s
                            &c->temperature_count) < 0)
                 r = -EINVAL;
         return r;
+}
+
+static size_t mqtt_battery_config_mqtt_topics(const void *config, struct driver_mqtt_topic *ret, size_t max) {
+        const struct mqtt_battery_config *c = config;
+        if (max < 1)
+                return 0;
+        /* "<root>/#" also matches "<root>" itself: the JSON topic. */
+        ret[0] = (struct driver_mqtt_topic) { .key = "root_topic", .filter = c->filter };
+        return 1;
+}
+
+static int mqtt_battery_config_temperature_count(const void *config) {
+        const struct mqtt_battery_config *c = config;
+        return c->temperature_count;
 }
 
 struct mqtt_battery {
@@ -137,6 +155,8 @@ const struct driver driver_mqtt_battery = {
         .classes = CLASS_BIT(DEVICE_CLASS_BATTERY),
         .parse_config = mqtt_battery_parse_config,
         .free_config = mqtt_battery_free_config,
+        .config_mqtt_topics = mqtt_battery_config_mqtt_topics,
+        .config_temperature_count = mqtt_battery_config_temperature_count,
         .new = mqtt_battery_new,
         .free = mqtt_battery_free,
         .start = mqtt_battery_start,

@@ -40,7 +40,7 @@ static int parse_format(struct config_ctx *ctx, const char *path, struct json_ob
         static const enum consumption_format formats[] = {
                 CONSUMPTION_FORMAT_AUTO, CONSUMPTION_FORMAT_BINARY, CONSUMPTION_FORMAT_TEXT };
         struct json_object *f;
-        char kp[256];
+        char kp[256], shown[CONFIG_SHOW_SIZE];
         int choice;
 
         c->format = CONSUMPTION_FORMAT_AUTO;
@@ -58,7 +58,8 @@ static int parse_format(struct config_ctx *ctx, const char *path, struct json_ob
         if (!json_path_is_valid(c->json_path)) {
                 char jp[320];
                 snprintf(jp, sizeof(jp), "%s.json", kp);
-                config_error(ctx, jp, "expected a dotted path like \"SML.Power\", got \"%s\"", c->json_path);
+                config_error(ctx, jp, "expected a dotted path like \"SML.Power\", got \"%s\"",
+                             config_show(shown, c->json_path));
                 return -EINVAL;
         }
         c->format = CONSUMPTION_FORMAT_JSON;
@@ -82,6 +83,14 @@ static int mqtt_consumption_parse_config(struct config_ctx *ctx, const char *pat
         if (parse_format(ctx, path, obj, c) < 0)
                 r = -EINVAL;
         return r;
+}
+
+static size_t mqtt_consumption_config_mqtt_topics(const void *config, struct driver_mqtt_topic *ret, size_t max) {
+        const struct mqtt_consumption_config *c = config;
+        if (max < 1)
+                return 0;
+        ret[0] = (struct driver_mqtt_topic) { .key = "topic", .filter = c->topic };
+        return 1;
 }
 
 struct mqtt_consumption {
@@ -131,6 +140,7 @@ const struct driver driver_mqtt_consumption = {
         .classes = CLASS_BIT(DEVICE_CLASS_CONSUMPTION),
         .parse_config = mqtt_consumption_parse_config,
         .free_config = mqtt_consumption_free_config,
+        .config_mqtt_topics = mqtt_consumption_config_mqtt_topics,
         .new = mqtt_consumption_new,
         .free = mqtt_consumption_free,
         .start = mqtt_consumption_start,

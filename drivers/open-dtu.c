@@ -142,10 +142,10 @@ static int open_dtu_parse_config(struct config_ctx *ctx, const char *path, struc
                 for (const char *p = c->serial; ok && *p; p++)
                         ok = isalnum((unsigned char) *p);
                 if (!ok) {
-                        char kp[256];
+                        char kp[256], shown[CONFIG_SHOW_SIZE];
                         snprintf(kp, sizeof(kp), "%s.serial", path);
                         config_error(ctx, kp, "expected the inverter serial (digits, as OpenDTU shows it), got \"%s\"",
-                                     c->serial);
+                                     config_show(shown, c->serial));
                         r = -EINVAL;
                 }
         }

@@ -9,6 +9,13 @@
 
 #include "victron-config.h"
 
+#if __has_include("hb-build-config.h")
+#include "hb-build-config.h"
+#endif
+#ifndef HAVE_LIBGPIOD
+#define HAVE_LIBGPIOD 0
+#endif
+
 void victron_free_config(void *p) {
         struct victron_config *c = p;
         if (!c)
@@ -69,6 +76,19 @@ static int parse_control(struct config_ctx *ctx, const char *path, struct json_o
         return parse_gpio(ctx, kp, g, c);
 }
 
+int victron_check_control_supported(struct config_ctx *ctx, const char *path, const struct victron_config *c,
+                                    bool have_gpio) {
+        char kp[256];
+
+        if (c->control != VICTRON_CONTROL_GPIO || have_gpio)
+                return 0;
+        snprintf(kp, sizeof(kp), "%s.control.gpio", path);
+        config_error(ctx, kp,
+                     "this build has no GPIO support (libgpiod): use \"hex\" or \"none\", or rebuild with "
+                     "libgpiod-dev installed");
+        return -EOPNOTSUPP;
+}
+
 int victron_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret) {
         static const char *const keys[] = { "driver", "port", "power_hysteresis", "control", NULL };
         struct victron_config *c;
@@ -83,19 +103,23 @@ int victron_parse_config(struct config_ctx *ctx, const char *path, struct json_o
         if (config_get_string(ctx, path, obj, "port", true, NULL, &c->port) < 0)
                 r = -EINVAL;
         else if (c->port[0] != '/') {
-                char kp[256];
+                char kp[256], shown[CONFIG_SHOW_SIZE];
                 snprintf(kp, sizeof(kp), "%s.port", path);
-                config_error(ctx, kp, "expected an absolute device path like /dev/ttyUSB0, got \"%s\"", c->port);
+                config_error(ctx, kp, "expected an absolute device path like /dev/ttyUSB0, got \"%s\"",
+                             config_show(shown, c->port));
                 r = -EINVAL;
         } else if (access(c->port, F_OK) < 0) {
                 /* Not an error: a USB cable may be plugged in later; the driver retries. */
-                char kp[256];
+                char kp[256], shown[CONFIG_SHOW_SIZE];
                 snprintf(kp, sizeof(kp), "%s.port", path);
-                config_warning(ctx, kp, "\"%s\" does not exist (yet): the driver will keep trying", c->port);
+                config_warning(ctx, kp, "\"%s\" does not exist (yet): the driver will keep trying",
+                               config_show(shown, c->port));
         }
         if (config_get_int(ctx, path, obj, "power_hysteresis", false, 2, 1, 1000, &c->power_hysteresis_w) < 0)
                 r = -EINVAL;
         if (parse_control(ctx, path, obj, c) < 0)
+                r = -EINVAL;
+        else if (victron_check_control_supported(ctx, path, c, HAVE_LIBGPIOD) < 0)
                 r = -EINVAL;
         return r;
 }

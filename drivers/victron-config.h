@@ -24,3 +24,7 @@ struct victron_config {
 
 int victron_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret);
 void victron_free_config(void *p);
+/* GPIO control needs libgpiod in the build (have_gpio): refused at check time, not at start.
+ * Returns 0 or -EOPNOTSUPP after reporting it. */
+int victron_check_control_supported(struct config_ctx *ctx, const char *path, const struct victron_config *c,
+                                    bool have_gpio);

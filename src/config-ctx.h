@@ -16,3 +16,11 @@ struct config_ctx {
 };
 
 void config_key_path(char *buf, size_t size, const char *path, const char *key);
+
+struct json_object;
+/* Checks the text json-c parsed into root (config-json.c): duplicate keys, keys
+ * and strings that are not UTF-8 or hold NUL, and keeps the text of integers
+ * json-c clamped. Problems go to ctx; returns 0 or -ENOMEM. */
+int config_json_check(struct config_ctx *ctx, const char *text, size_t size, struct json_object *root);
+/* The rules across sections and devices (config-rules.c). */
+void config_check_rules(struct config_ctx *ctx, struct config *c);

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config-ctx.h"
@@ -26,6 +27,107 @@ static int strv_push(char ***v, size_t *n, char *s) {
         return 0;
 }
 
+/* Decodes the UTF-8 sequence at s (n > 0 bytes left) into *ret; returns its length, or 0 when it is not
+ * valid UTF-8 (overlong, a surrogate, above U+10FFFF, cut short). */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret) {
+        static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+        size_t len;
+        uint32_t cp;
+
+        if (s[0] < 0x80) {
+                *ret = s[0];
+                return 1;
+        }
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2, cp = s[0] & 0x1f;
+        else if ((s[0] & 0xf0) == 0xe0)
+                len = 3, cp = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (n < len)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        *ret = cp;
+        return len;
+}
+
+bool utf8_is_valid(const char *s, size_t len) {
+        uint32_t cp;
+        for (size_t i = 0, k; i < len; i += k)
+                if (!(k = utf8_decode((const unsigned char *) s + i, len - i, &cp)))
+                        return false;
+        return true;
+}
+
+static bool is_control(uint32_t cp) {
+        return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+bool mqtt_string_is_valid(const char *s) {
+        size_t len = strlen(s);
+        uint32_t cp;
+
+        /* What libmosquitto refuses in topics, client ids and user names (MQTT 5, 1.5.4). */
+        for (size_t i = 0, k; i < len; i += k) {
+                if (!(k = utf8_decode((const unsigned char *) s + i, len - i, &cp)))
+                        return false;
+                if (is_control(cp) || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
+                        return false;
+        }
+        return true;
+}
+
+/* Error lines go to a terminal or the journal: control characters and broken UTF-8 (in a key, a
+ * value or the file name) become '?', so a value cannot move the cursor or garble the line. */
+static void sanitize_line(char *line) {
+        size_t len = strlen(line), out = 0;
+        uint32_t cp;
+
+        for (size_t i = 0, k; i < len; i += k) {
+                k = utf8_decode((const unsigned char *) line + i, len - i, &cp);
+                if (k == 0 || is_control(cp)) {
+                        line[out++] = '?';
+                        k = k ? k : 1;
+                } else {
+                        memmove(line + out, line + i, k);
+                        out += k;
+                }
+        }
+        line[out] = 0;
+}
+
+const char *config_show(char buf[static CONFIG_SHOW_SIZE], const char *s) {
+        const char *at = strrchr(s, '@');
+        size_t len, max = CONFIG_SHOW_SIZE - 4, prefix = 0;
+
+        /* "user:password@host" written into a value: show only what follows the '@'. */
+        if (at) {
+                memcpy(buf, "***", 3);
+                prefix = 3;
+                s = at;
+        }
+        len = strlen(s);
+        if (prefix + len <= CONFIG_SHOW_SIZE - 1) {
+                memcpy(buf + prefix, s, len + 1);
+                return buf;
+        }
+        /* Cut at a character boundary, then mark the cut. */
+        len = max - prefix;
+        while (len > 0 && ((unsigned char) s[len] & 0xc0) == 0x80)
+                len--;
+        memcpy(buf + prefix, s, len);
+        memcpy(buf + prefix + len, "...", 4);
+        return buf;
+}
+
 _printf_(4, 0) static void config_add_line(struct config_ctx *ctx, bool warning, const char *path, const char *fmt,
                                               va_list ap) {
         char msg[512], *line = NULL;
@@ -39,6 +141,7 @@ _printf_(4, 0) static void config_add_line(struct config_ctx *ctx, bool warning,
                 ctx->oom = true;
                 return;
         }
+        sanitize_line(line);
         if (warning) {
                 if (strv_push(&ctx->errors->warnings, &ctx->errors->n_warnings, line) < 0)
                         ctx->oom = true;
@@ -76,24 +179,26 @@ static bool key_is_secret(const char *key) {
 
 /* What the user wrote, for "expected X, got Y" — short, and never a secret. */
 static void describe_value(char *buf, size_t size, const char *key, struct json_object *v) {
+        char shown[CONFIG_SHOW_SIZE];
+
         /* Objects and lists may hold secrets deeper down: name only their type. */
         if (key_is_secret(key) || json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array)) {
                 const char *t = json_type_to_name(json_object_get_type(v));
                 snprintf(buf, size, "%s %s (value hidden)", strchr("aeiou", t[0]) ? "an" : "a", t);
                 return;
         }
-        const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!s)
-                s = "?";
-        if (strlen(s) > 60)
-                snprintf(buf, size, "%.57s...", s);
-        else
-                snprintf(buf, size, "%s", s);
+        if (json_object_is_type(v, json_type_string)) {
+                snprintf(buf, size, "\"%s\"", config_show(shown, json_object_get_string(v)));
+                return;
+        }
+        /* A number as written in the file (config-json.c keeps the text of those json-c cannot hold). */
+        const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        snprintf(buf, size, "%s", config_show(shown, s ? s : "?"));
 }
 
 int config_type_error(struct config_ctx *ctx, const char *path, const char *key, struct json_object *v,
                       const char *expected) {
-        char kp[256], got[80];
+        char kp[256], got[CONFIG_SHOW_SIZE + 32];
 
         config_key_path(kp, sizeof(kp), path, key);
         describe_value(got, sizeof(got), key, v);
@@ -164,10 +269,17 @@ int config_get_string(struct config_ctx *ctx, const char *path, struct json_obje
         return 0;
 }
 
+/* The number's text in the file: json-c keeps it for decimals, config-json.c for integers that
+ * json-c clamped (1e30 and 1000000000000000000000000000000 stay what the user wrote). */
+static const char *number_as_written(char buf[static CONFIG_SHOW_SIZE], struct json_object *v) {
+        const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        return config_show(buf, s ? s : "?");
+}
+
 int config_get_int(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                    bool required, int def, int min, int max, int *ret) {
+        char kp[256], shown[CONFIG_SHOW_SIZE];
         struct json_object *v;
-        char kp[256];
 
         *ret = def;
         if (!json_object_object_get_ex(obj, key, &v))
@@ -178,8 +290,7 @@ int config_get_int(struct config_ctx *ctx, const char *path, struct json_object 
         int64_t i = json_object_get_int64(v);
         if (errno != 0 || i < min || i > max) {
                 config_key_path(kp, sizeof(kp), path, key);
-                config_error(ctx, kp, "%s out of range: expected %d..%d",
-                             json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), min, max);
+                config_error(ctx, kp, "%s out of range: expected %d..%d", number_as_written(shown, v), min, max);
                 return -ERANGE;
         }
         *ret = (int) i;
@@ -188,8 +299,8 @@ int config_get_int(struct config_ctx *ctx, const char *path, struct json_object 
 
 int config_get_double(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                       bool required, double def, double min, double max, double *ret) {
+        char kp[256], shown[CONFIG_SHOW_SIZE];
         struct json_object *v;
-        char kp[256];
 
         *ret = def;
         if (!json_object_object_get_ex(obj, key, &v))
@@ -199,8 +310,7 @@ int config_get_double(struct config_ctx *ctx, const char *path, struct json_obje
         double d = json_object_get_double(v);
         if (!isfinite(d) || d < min || d > max) {
                 config_key_path(kp, sizeof(kp), path, key);
-                config_error(ctx, kp, "%s out of range: expected %g..%g",
-                             json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), min, max);
+                config_error(ctx, kp, "%s out of range: expected %g..%g", number_as_written(shown, v), min, max);
                 return -ERANGE;
         }
         *ret = d;
@@ -236,6 +346,7 @@ bool mac_is_valid(const char *s) {
 int config_get_mac(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                    char ret[static 18]) {
         _cleanup_free_ char *s = NULL;
+        char shown[CONFIG_SHOW_SIZE];
         int r;
 
         ret[0] = 0;
@@ -245,7 +356,8 @@ int config_get_mac(struct config_ctx *ctx, const char *path, struct json_object 
         if (!mac_is_valid(s)) {
                 char kp[256];
                 config_key_path(kp, sizeof(kp), path, key);
-                config_error(ctx, kp, "expected a MAC address like aa:bb:cc:dd:ee:ff, got \"%s\"", s);
+                config_error(ctx, kp, "expected a MAC address like aa:bb:cc:dd:ee:ff, got \"%s\"",
+                             config_show(shown, s));
                 return -EINVAL;
         }
         for (size_t i = 0; i < 17; i++)
@@ -313,6 +425,7 @@ int hostport_parse(const char *s, char **ret_host, uint16_t *ret_port) {
 int config_get_hostport(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                         bool required, char **ret_host, uint16_t *ret_port) {
         _cleanup_free_ char *s = NULL;
+        char shown[CONFIG_SHOW_SIZE];
         int r;
 
         *ret_host = NULL;
@@ -329,7 +442,7 @@ int config_get_hostport(struct config_ctx *ctx, const char *path, struct json_ob
                 char kp[256];
                 config_key_path(kp, sizeof(kp), path, key);
                 config_error(ctx, kp, "expected host:port (IPv4, [IPv6]:port or a DNS name, port 1..65535), got \"%s\"",
-                             s);
+                             config_show(shown, s));
         }
         return r;
 }
@@ -350,12 +463,19 @@ int config_get_file(struct config_ctx *ctx, const char *path, struct json_object
                 ctx->oom = true;
                 return -ENOMEM;
         }
-        if (access(full, R_OK) < 0) {
-                char kp[256];
+        /* A FIFO or a device would block or misbehave when its reader opens it (lut_load, TLS setup). */
+        struct stat st;
+        if (stat(full, &st) < 0 || access(full, R_OK) < 0)
                 r = -errno;
+        else if (!S_ISREG(st.st_mode))
+                r = -EINVAL;
+        if (r < 0) {
+                char kp[256], shown[CONFIG_SHOW_SIZE];
                 config_key_path(kp, sizeof(kp), path, key);
-                errno = -r;
-                config_error(ctx, kp, "cannot read file \"%s\": %m", full);
+                if (r == -EINVAL)
+                        config_error(ctx, kp, "\"%s\" is not a regular file", config_show(shown, full));
+                else
+                        config_error(ctx, kp, "cannot read file \"%s\": %s", config_show(shown, full), strerror(-r));
                 free(full);
                 return r;
         }
@@ -365,11 +485,13 @@ int config_get_file(struct config_ctx *ctx, const char *path, struct json_object
 
 bool mqtt_topic_is_valid(const char *s) {
         size_t len = strlen(s);
-        return len > 0 && len <= 256 && !strpbrk(s, "+#") && s[0] != '/' && s[len - 1] != '/' && !strstr(s, "//");
+        return len > 0 && len <= 256 && !strpbrk(s, "+#") && s[0] != '/' && s[len - 1] != '/' && !strstr(s, "//") &&
+               mqtt_string_is_valid(s);
 }
 
 int config_get_topic(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                      char **ret) {
+        char shown[CONFIG_SHOW_SIZE];
         int r = config_get_string(ctx, path, obj, key, true, NULL, ret);
         if (r < 0)
                 return r;
@@ -377,9 +499,9 @@ int config_get_topic(struct config_ctx *ctx, const char *path, struct json_objec
                 char kp[256];
                 config_key_path(kp, sizeof(kp), path, key);
                 config_error(ctx, kp,
-                             "expected an MQTT topic without '+', '#', '//' and without a leading or trailing '/', "
-                             "got \"%s\"",
-                             *ret);
+                             "expected an MQTT topic without '+', '#', '//', control characters and without a "
+                             "leading or trailing '/', got \"%s\"",
+                             config_show(shown, *ret));
                 *ret = mfree(*ret);
                 return -EINVAL;
         }
@@ -389,7 +511,7 @@ int config_get_topic(struct config_ctx *ctx, const char *path, struct json_objec
 int config_get_choice(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                       const char *const *words, const char *object_hint, int *ret_choice,
                       struct json_object **ret_object) {
-        char kp[256], expected[160] = "";
+        char kp[256], expected[160] = "", shown[CONFIG_SHOW_SIZE];
         struct json_object *v;
         size_t len = 0;
 
@@ -415,7 +537,8 @@ int config_get_choice(struct config_ctx *ctx, const char *path, struct json_obje
                 snprintf(expected + len, sizeof(expected) - len, " or %s", object_hint);
         config_key_path(kp, sizeof(kp), path, key);
         if (json_object_is_type(v, json_type_string))
-                config_error(ctx, kp, "expected %s, got \"%.40s\"", expected, json_object_get_string(v));
+                config_error(ctx, kp, "expected %s, got \"%s\"", expected,
+                             config_show(shown, json_object_get_string(v)));
         else
                 config_error(ctx, kp, "expected %s", expected);
         return -EINVAL;

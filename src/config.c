@@ -3,7 +3,9 @@
  * then every section of spec/config.md validated into typed structs, then the
  * cross-section rules. All problems are collected and reported together. */
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <libgen.h>
 #include <limits.h>
@@ -17,6 +19,8 @@
 #include "registry.h"
 
 #define CONFIG_SIZE_MAX (1024 * 1024)
+/* The longest string MQTT carries (a two-byte length). */
+#define MQTT_STRING_MAX 65535
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
@@ -39,6 +43,7 @@ static struct json_object *section(struct config_ctx *ctx, struct json_object *r
 static void parse_general(struct config_ctx *ctx, struct json_object *o, struct config_general *g) {
         static const char *const keys[] = { "default_mode", "inverter_power", NULL };
         _cleanup_free_ char *mode = NULL;
+        char shown[CONFIG_SHOW_SIZE];
 
         g->default_mode = MODE_IDLE;
         if (!o)
@@ -48,7 +53,8 @@ static void parse_general(struct config_ctx *ctx, struct json_object *o, struct 
                 enum mode m = mode_from_string(mode);
                 if (m < 0)
                         config_error(ctx, "general.default_mode",
-                                     "expected charge, discharge, idle or protect, got \"%s\"", mode);
+                                     "expected charge, discharge, idle or protect, got \"%s\"",
+                                     config_show(shown, mode));
                 else
                         g->default_mode = m;
         }
@@ -69,11 +75,41 @@ static bool root_topic_is_valid(const char *s) {
         return mqtt_topic_is_valid(s) && strlen(s) <= 128;
 }
 
+/* libmosquitto refuses these at start (the daemon would exit 1 on every start): refuse them here. */
+static void check_mqtt_strings(struct config_ctx *ctx, const struct config_mqtt *m) {
+        if (m->client_id && (strlen(m->client_id) > MQTT_STRING_MAX || !mqtt_string_is_valid(m->client_id)))
+                config_error(ctx, "mqtt.client_id",
+                             "expected at most %d bytes without control characters", MQTT_STRING_MAX);
+        if (m->user && (strlen(m->user) > MQTT_STRING_MAX || !mqtt_string_is_valid(m->user)))
+                config_error(ctx, "mqtt.user", "expected at most %d bytes without control characters",
+                             MQTT_STRING_MAX);
+        if (m->password && strlen(m->password) > MQTT_STRING_MAX)
+                config_error(ctx, "mqtt.password", "too long: at most %d bytes", MQTT_STRING_MAX);
+}
+
+static void parse_ha(struct config_ctx *ctx, struct json_object *o, struct config_mqtt *m) {
+        static const char *const ha_keys[] = { "enabled", "prefix", NULL };
+        char shown[CONFIG_SHOW_SIZE];
+        struct json_object *ha;
+
+        if (!json_object_object_get_ex(o, "homeassistant", &ha))
+                return;
+        if (!json_object_is_type(ha, json_type_object)) {
+                config_type_error(ctx, "mqtt", "homeassistant", ha, "an object");
+                return;
+        }
+        config_check_keys(ctx, "mqtt.homeassistant", ha, ha_keys);
+        config_get_bool(ctx, "mqtt.homeassistant", ha, "enabled", false, true, &m->ha_enabled);
+        if (config_get_string(ctx, "mqtt.homeassistant", ha, "prefix", false, "homeassistant", &m->ha_prefix) >= 0 &&
+            m->ha_prefix && !root_topic_is_valid(m->ha_prefix))
+                config_error(ctx, "mqtt.homeassistant.prefix", "not a valid topic prefix: \"%s\"",
+                             config_show(shown, m->ha_prefix));
+}
+
 static void parse_mqtt(struct config_ctx *ctx, struct json_object *o, struct config_mqtt *m) {
         static const char *const keys[] = { "host", "ca", "tls_insecure", "user", "password", "root",
                                             "client_id", "json", "homeassistant", NULL };
-        static const char *const ha_keys[] = { "enabled", "prefix", NULL };
-        struct json_object *ha;
+        char shown[CONFIG_SHOW_SIZE];
 
         m->json = true;
         m->ha_enabled = true;
@@ -92,29 +128,15 @@ static void parse_mqtt(struct config_ctx *ctx, struct json_object *o, struct con
         if (config_get_string(ctx, "mqtt", o, "root", false, "homebattery", &m->root) >= 0 && m->root &&
             !root_topic_is_valid(m->root))
                 config_error(ctx, "mqtt.root",
-                             "expected a topic without '+', '#', '//' and without a leading or trailing '/', "
-                             "got \"%s\"",
-                             m->root);
+                             "expected a topic without '+', '#', '//', control characters and without a leading or "
+                             "trailing '/', got \"%s\"",
+                             config_show(shown, m->root));
         config_get_string(ctx, "mqtt", o, "client_id", false, NULL, &m->client_id);
         if (!m->client_id && default_client_id(&m->client_id) < 0)
                 ctx->oom = true;
-        else if (strlen(m->client_id) > 65535)
-                config_error(ctx, "mqtt.client_id", "too long");
+        check_mqtt_strings(ctx, m);
         config_get_bool(ctx, "mqtt", o, "json", false, true, &m->json);
-
-        if (json_object_object_get_ex(o, "homeassistant", &ha)) {
-                if (!json_object_is_type(ha, json_type_object))
-                        config_type_error(ctx, "mqtt", "homeassistant", ha, "an object");
-                else {
-                        config_check_keys(ctx, "mqtt.homeassistant", ha, ha_keys);
-                        config_get_bool(ctx, "mqtt.homeassistant", ha, "enabled", false, true, &m->ha_enabled);
-                        if (config_get_string(ctx, "mqtt.homeassistant", ha, "prefix", false, "homeassistant",
-                                              &m->ha_prefix) >= 0 &&
-                            m->ha_prefix && !root_topic_is_valid(m->ha_prefix))
-                                config_error(ctx, "mqtt.homeassistant.prefix", "not a valid topic prefix: \"%s\"",
-                                             m->ha_prefix);
-                }
-        }
+        parse_ha(ctx, o, m);
         if (!m->ha_prefix && !(m->ha_prefix = strdup("homeassistant")))
                 ctx->oom = true;
 }
@@ -122,6 +144,7 @@ static void parse_mqtt(struct config_ctx *ctx, struct json_object *o, struct con
 static void parse_logging(struct config_ctx *ctx, struct json_object *o, struct config_logging *l) {
         static const char *const keys[] = { "host", "ignore", "level", NULL };
         _cleanup_free_ char *level = NULL;
+        char shown[CONFIG_SHOW_SIZE];
         struct json_object *ign;
 
         l->level = LOG_INFO;
@@ -133,7 +156,7 @@ static void parse_logging(struct config_ctx *ctx, struct json_object *o, struct 
                 int lv = log_level_from_string(level);
                 if (lv < 0)
                         config_error(ctx, "logging.level", "expected debug, info, warning or error, got \"%s\"",
-                                     level);
+                                     config_show(shown, level));
                 else
                         l->level = lv;
         }
@@ -168,6 +191,7 @@ static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct 
                                             "power_change_downwards", "algorithm", NULL };
         const struct netzero_config def = NETZERO_CONFIG_DEFAULTS;
         _cleanup_free_ char *alg = NULL;
+        char shown[CONFIG_SHOW_SIZE];
         int span = (int) def.evaluated_time_span_s, maturity = (int) def.maturity_time_span_s;
 
         n->nz = def;
@@ -203,7 +227,8 @@ static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct 
                         for (int i = 0; i < _NETZERO_ALGORITHM_MAX; i++)
                                 len += (size_t) snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "",
                                                          netzero_algorithm_to_string((enum netzero_algorithm) i));
-                        config_error(ctx, "netzero.algorithm", "unknown algorithm \"%s\" (known: %s)", alg, known);
+                        config_error(ctx, "netzero.algorithm", "unknown algorithm \"%s\" (known: %s)",
+                                     config_show(shown, alg), known);
                 } else
                         n->nz.algorithm = a;
         }
@@ -279,6 +304,7 @@ static void parse_supervisor(struct config_ctx *ctx, struct json_object *o, stru
 
 static void parse_bluetooth(struct config_ctx *ctx, struct json_object *o, char **adapter) {
         static const char *const keys[] = { "adapter", NULL };
+        char shown[CONFIG_SHOW_SIZE];
 
         if (o) {
                 config_check_keys(ctx, "bluetooth", o, keys);
@@ -289,7 +315,7 @@ static void parse_bluetooth(struct config_ctx *ctx, struct json_object *o, char 
                                 ok = isdigit((unsigned char) *p);
                         if (!ok)
                                 config_error(ctx, "bluetooth.adapter", "expected an adapter name like hci0, got \"%s\"",
-                                             a);
+                                             config_show(shown, a));
                 }
         }
         if (!*adapter && !(*adapter = strdup("hci0")))
@@ -303,7 +329,20 @@ static void parse_http(struct config_ctx *ctx, struct json_object *o, struct con
                 return;
         h->enabled = true;
         config_check_keys(ctx, "http", o, keys);
-        config_get_hostport(ctx, "http", o, "listen", false, &h->listen_host, &h->listen_port);
+        if (config_get_hostport(ctx, "http", o, "listen", false, &h->listen_host, &h->listen_port) >= 0 &&
+            h->listen_host) {
+                /* The server binds before the loop runs and does not resolve names (http.c): a name would
+                 * fail every start. */
+                unsigned char addr[sizeof(struct in6_addr)];
+                if (strcmp(h->listen_host, "localhost") != 0 && inet_pton(AF_INET, h->listen_host, addr) != 1 &&
+                    inet_pton(AF_INET6, h->listen_host, addr) != 1)
+                        config_error(ctx, "http.listen", "expected an IP address or localhost, not a name (names "
+                                                         "are not resolved)");
+                else if (h->listen_port < 1024)
+                        config_warning(ctx, "http.listen", "port %u needs CAP_NET_BIND_SERVICE, which the shipped "
+                                                           "systemd unit does not grant",
+                                       h->listen_port);
+        }
         if (!h->listen_host) {
                 if (!(h->listen_host = strdup("127.0.0.1")))
                         ctx->oom = true;
@@ -334,12 +373,12 @@ static void parse_devices(struct config_ctx *ctx, struct json_object *o, struct 
                 return;
         }
         json_object_object_foreach(o, name, dev) {
-                char path[64];
+                char path[64], shown[CONFIG_SHOW_SIZE];
                 struct json_object *drv;
 
                 if (!device_name_is_valid(name)) {
-                        config_error(ctx, "devices", "invalid device name \"%.40s\": expected 1-32 of A-Z a-z 0-9 _ -",
-                                     name);
+                        config_error(ctx, "devices", "invalid device name \"%s\": expected 1-32 of A-Z a-z 0-9 _ -",
+                                     config_show(shown, name));
                         continue;
                 }
                 snprintf(path, sizeof(path), "devices.%s", name);
@@ -360,8 +399,8 @@ static void parse_devices(struct config_ctx *ctx, struct json_object *o, struct 
                         char known[512], kp[96];
                         registry_list(known, sizeof(known));
                         snprintf(kp, sizeof(kp), "%s.driver", path);
-                        config_error(ctx, kp, "unknown driver \"%.40s\" (known: %s)", json_object_get_string(drv),
-                                     known);
+                        config_error(ctx, kp, "unknown driver \"%s\" (known: %s)",
+                                     config_show(shown, json_object_get_string(drv)), known);
                         continue;
                 }
                 struct config_device *cd = &c->devices[c->n_devices];
@@ -396,25 +435,6 @@ size_t config_count_class(const struct config *c, enum device_class cls) {
         return n;
 }
 
-/* Rules that span sections: checked only when the sections themselves parsed. */
-static void check_cross(struct config_ctx *ctx, struct config *c) {
-        size_t n_inv = config_count_class(c, DEVICE_CLASS_INVERTER);
-        size_t n_cons = config_count_class(c, DEVICE_CLASS_CONSUMPTION);
-        bool nz = c->netzero.present && c->netzero.enabled;
-
-        if (n_inv > 0 && !nz && !c->general.has_inverter_power)
-                config_error(ctx, "general.inverter_power",
-                             "required when an inverter is configured and netzero is disabled");
-        if (nz && n_cons == 0)
-                config_error(ctx, "netzero.enabled", "netzero needs at least one consumption device (mqttConsumption)");
-        if (nz && n_inv == 0)
-                config_warning(ctx, "netzero.enabled", "no inverter is configured: netzero has nothing to control");
-        if ((c->supervisor.checks[LOCK_LIVE_DATA_LOST_CHARGE].enabled ||
-             c->supervisor.checks[LOCK_LIVE_DATA_LOST_DISCHARGE].enabled) &&
-            n_cons == 0)
-                config_warning(ctx, "supervisor", "live_data_lost checks have no consumption device to watch");
-}
-
 /* json-c reports the byte offset of a parse error; users want line:column. */
 static void offset_to_line_col(const char *text, size_t offset, unsigned *line, unsigned *col) {
         *line = 1;
@@ -436,6 +456,11 @@ static int make_dir(const char *path, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+static void too_large(struct config_ctx *ctx, unsigned long long size) {
+        config_error(ctx, "", "too large (%llu bytes): a configuration file is at most 1 MiB (%d bytes)", size,
+                     CONFIG_SIZE_MAX);
+}
+
 int config_parse(const char *path, const char *text, size_t size, struct config **ret,
                  struct config_errors *errors) {
         static const char *const top_keys[] = { "general", "mqtt", "logging", "netzero", "supervisor",
@@ -448,7 +473,7 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
         struct config_ctx ctx = { .file = path, .errors = errors };
 
         if (size > CONFIG_SIZE_MAX) {
-                config_error(&ctx, "", "file too large (more than %d bytes)", CONFIG_SIZE_MAX);
+                too_large(&ctx, size);
                 return -EINVAL;
         }
         if (memchr(text, 0, size)) {
@@ -487,6 +512,13 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
                 config_error(&ctx, "", "expected a JSON object at the top level");
                 return -EINVAL;
         }
+        /* A duplicate key or a broken string means json-c's tree is not what the user wrote: stop here, as
+         * after a parse error, rather than validate values the user did not mean. */
+        r = config_json_check(&ctx, text, size, root);
+        if (r == -ENOMEM)
+                return r;
+        if (ctx.failed)
+                return -EINVAL;
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -508,8 +540,9 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
         parse_bluetooth(&ctx, section(&ctx, root, "bluetooth", false), &c->bluetooth_adapter);
         parse_http(&ctx, section(&ctx, root, "http", false), &c->http);
         parse_devices(&ctx, section(&ctx, root, "devices", false), c);
+        /* Rules across sections and devices: only once every section is valid on its own. */
         if (!ctx.failed)
-                check_cross(&ctx, c);
+                config_check_rules(&ctx, c);
 
         if (ctx.oom) {
                 config_free(c);
@@ -524,34 +557,72 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
         return 0;
 }
 
-int config_load(const char *path, struct config **ret, struct config_errors *errors) {
-        struct config_ctx ctx = { .file = path, .errors = errors };
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n;
+static const char *file_kind(mode_t m) {
+        return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+               S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "a special file";
+}
 
-        f = fopen(path, "re");
-        if (!f) {
-                int r = -errno;
-                config_error(&ctx, "", "cannot open: %s", strerror(-r));
+/* A FIFO would block the check until something writes to it, and opening a device can act on it:
+ * only a regular file is opened, and O_NONBLOCK covers a file replaced in between. */
+static int open_regular(struct config_ctx *ctx, const char *path, struct stat *st) {
+        int fd, r;
+
+        if (stat(path, st) < 0) {
+                r = -errno;
+                config_error(ctx, "", "cannot open: %s", strerror(-r));
                 return r;
         }
-        if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-                config_error(&ctx, "", "not a regular file");
+        if (!S_ISREG(st->st_mode)) {
+                config_error(ctx, "", "is %s, not a regular file", file_kind(st->st_mode));
                 return -EINVAL;
         }
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                r = -errno;
+                config_error(ctx, "", "cannot open: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+                close(fd);
+                config_error(ctx, "", "not a regular file");
+                return -EINVAL;
+        }
+        return fd;
+}
+
+int config_load(const char *path, struct config **ret, struct config_errors *errors) {
+        struct config_ctx ctx = { .file = path, .errors = errors };
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        fd = open_regular(&ctx, path, &st);
+        if (fd < 0)
+                return fd;
         if (st.st_size > CONFIG_SIZE_MAX) {
-                config_error(&ctx, "", "file too large (more than %d bytes)", CONFIG_SIZE_MAX);
+                too_large(&ctx, (unsigned long long) st.st_size);
                 return -EFBIG;
         }
-        buf = malloc((size_t) st.st_size + 1);
+        /* One byte more than allowed tells a file that grew past the limit. */
+        buf = malloc(CONFIG_SIZE_MAX + 2);
         if (!buf)
                 return -ENOMEM;
-        n = fread(buf, 1, (size_t) st.st_size, f);
-        if (ferror(f)) {
-                config_error(&ctx, "", "cannot read: %s", strerror(errno ? errno : EIO));
-                return -EIO;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, CONFIG_SIZE_MAX + 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        int r = -errno;
+                        config_error(&ctx, "", "cannot read: %s", strerror(-r));
+                        return r;
+                }
+                if (k == 0 || (n += (size_t) k) > CONFIG_SIZE_MAX)
+                        break;
+        }
+        if (n > CONFIG_SIZE_MAX) {
+                too_large(&ctx, (unsigned long long) n);
+                return -EFBIG;
         }
         buf[n] = 0;
         return config_parse(path, buf, n, ret, errors);

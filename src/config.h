@@ -92,4 +92,8 @@ struct config *config_free(struct config *c);
 void config_errors_done(struct config_errors *e);
 
 bool device_name_is_valid(const char *name);
+bool utf8_is_valid(const char *s, size_t len);
+/* True when one topic can match both MQTT topic filters ('+' is one level, a
+ * trailing '#' any number of levels, none included). */
+bool mqtt_filters_overlap(const char *a, const char *b);
 size_t config_count_class(const struct config *c, enum device_class cls);

@@ -65,6 +65,12 @@ struct inverter_ops {
         int (*energy_wh)(void *state, double *ret_wh);
 };
 
+/* An MQTT subscription a device's config asks for, and the device key it comes from. */
+struct driver_mqtt_topic {
+        const char *key;    /* e.g. "topic" */
+        const char *filter; /* a topic, or "<topic>/#" */
+};
+
 struct driver {
         unsigned version; /* DRIVER_VERSION */
         const char *name;
@@ -75,6 +81,13 @@ struct driver {
          * the return value is 0 or a negative errno when anything was wrong. */
         int (*parse_config)(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret);
         void (*free_config)(void *config);
+        /* What a parsed config already tells, for the rules across devices;
+         * optional. The MQTT subscriptions of the device: at most max into
+         * ret, returns how many (two devices must not read one topic). */
+        size_t (*config_mqtt_topics)(const void *config, struct driver_mqtt_topic *ret, size_t max);
+        /* Batteries: the temperatures every record carries, or -ENODATA when
+         * only the device can tell (a BMS). */
+        int (*config_temperature_count)(const void *config);
 
         /* Creates the running instance; the host interface is usable from here
          * on (timers may be created, nothing is sent before start()). */
@@ -99,6 +112,11 @@ struct driver {
 void config_error(struct config_ctx *ctx, const char *path, const char *fmt, ...) _printf_(3, 4);
 void config_warning(struct config_ctx *ctx, const char *path, const char *fmt, ...) _printf_(3, 4);
 /* "<path>.<key>: expected <expected>, got <value>" (secrets hidden); returns -EINVAL. */
+/* A user's value for an error line: what precedes the last '@' (a "user:password@" written into
+ * a host or URL) is masked as "***", and it is cut to CONFIG_SHOW_SIZE. Returns buf. Quote values
+ * with it only for keys that cannot hold a secret. */
+#define CONFIG_SHOW_SIZE 96
+const char *config_show(char buf[static CONFIG_SHOW_SIZE], const char *s);
 int config_type_error(struct config_ctx *ctx, const char *path, const char *key, struct json_object *v,
                       const char *expected);
 int config_check_keys(struct config_ctx *ctx, const char *path, struct json_object *obj,
@@ -133,8 +151,11 @@ int config_get_file(struct config_ctx *ctx, const char *path, struct json_object
 bool mac_is_valid(const char *s);
 int hostport_parse(const char *s, char **ret_host, uint16_t *ret_port);
 /* An MQTT topic to subscribe to or publish on: no wildcards, no leading or
- * trailing '/', no empty level. */
+ * trailing '/', no empty level, mqtt_string_is_valid(). */
 bool mqtt_topic_is_valid(const char *s);
+/* Valid UTF-8 without control characters or non-characters: what an MQTT client
+ * accepts in a topic, a client id or a user name. */
+bool mqtt_string_is_valid(const char *s);
 /* Reads `key` as a topic with mqtt_topic_is_valid(). */
 int config_get_topic(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                      char **ret);

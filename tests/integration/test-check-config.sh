@@ -156,6 +156,67 @@ broken "bad victron control" "devices.mppt.control: expected" \
 broken "wrong type in a check" "supervisor.mqtt_offline.enabled: expected true or false" \
         "{$mqtt, \"supervisor\": {\"mqtt_offline\": {\"enabled\": \"yes\", \"threshold\": 60}}}"
 
+# ---- issue 13: files that passed the check and then broke the daemon ----
+
+broken "a NUL in mqtt.client_id" 'mqtt.client_id: the value contains a NUL character' \
+        '{"mqtt": {"host": "127.0.0.1:1", "client_id": "hb\u0000x"}}'
+broken "mqtt.root not UTF-8" 'mqtt.root: the value is not valid UTF-8' \
+        $'{"mqtt": {"host": "127.0.0.1:1", "root": "home\xffbattery"}}'
+broken "a control character in mqtt.user" 'mqtt.user: expected at most 65535 bytes without control' \
+        '{"mqtt": {"host": "127.0.0.1:1", "user": "u\u0007"}}'
+broken "two meters on one topic" 'devices.m2.topic: MQTT topic "meter/p" overlaps "meter/p" of devices.m1.topic' \
+        "{$mqtt, \"devices\": {\"m1\": {\"driver\": \"mqttConsumption\", \"topic\": \"meter/p\"}, \"m2\": {\"driver\": \"mqttConsumption\", \"topic\": \"meter/p\"}}}"
+broken "two mqttBattery on one root_topic" 'devices.b2.root_topic: MQTT topic "o/bat/#" overlaps "o/bat/#" of devices.b1.root_topic' \
+        "{$mqtt, \"devices\": {\"b1\": {\"driver\": \"mqttBattery\", \"root_topic\": \"o/bat\", \"cells_count\": 8, \"temperature_count\": 1}, \"b2\": {\"driver\": \"mqttBattery\", \"root_topic\": \"o/bat\", \"cells_count\": 8, \"temperature_count\": 1}}}"
+broken "a meter on the daemon's own mode/set" 'devices.m.topic: MQTT topic "homebattery/mode/set" overlaps this daemon' \
+        "{$mqtt, \"devices\": {\"m\": {\"driver\": \"mqttConsumption\", \"topic\": \"homebattery/mode/set\"}}}"
+broken "temperature check, battery without sensors" 'supervisor.temp_low_charge: enabled, but battery devices.garage (mqttBattery) has no temperature sensor' \
+        "{$mqtt, \"supervisor\": {\"temp_low_charge\": {\"enabled\": true, \"threshold\": 10}}, \"devices\": {\"garage\": {\"driver\": \"mqttBattery\", \"root_topic\": \"o/bat\", \"cells_count\": 8, \"temperature_count\": 0}}}"
+broken "an integer beyond 64 bits" 'netzero.power_offset: 1000000000000000000000000000000 out of range' \
+        "{$mqtt, \"netzero\": {\"enabled\": false, \"signed\": true, \"power_offset\": 1000000000000000000000000000000}}"
+broken "1e30 where an integer belongs" 'netzero.power_offset: expected an integer, got 1e30' \
+        "{$mqtt, \"netzero\": {\"enabled\": false, \"signed\": true, \"power_offset\": 1e30}}"
+broken "http.listen with a name" 'http.listen: expected an IP address or localhost' \
+        "{$mqtt, \"http\": {\"listen\": \"myhost:8080\"}}"
+
+# A duplicate key is named with the line and column of its second occurrence.
+f="$tmp/duplicate.json"
+printf '{"mqtt": {"host": "127.0.0.1:1"},\n "supervisor": {"cell_low": {"enabled": true, "threshold": 3.1}},\n "supervisor": {}}\n' >"$f"
+run --check-config --config "$f"
+if [ "$rc" -eq 78 ] && grep -qxF -- "$f:3:2: duplicate key \"supervisor\"" "$tmp/err"; then
+        pass "--check-config rejects a duplicate key with file:line:col"
+else
+        fail "--check-config rejects a duplicate key with file:line:col" "exit $rc, want 78 and '$f:3:2: duplicate key \"supervisor\"'"
+fi
+
+# A password written into the host is not echoed.
+f="$tmp/secret-host.json"
+printf '%s\n' '{"mqtt": {"host": "user:hunter2-pw@10.0.0.2:1883"}}' >"$f"
+run --check-config --config "$f"
+if [ "$rc" -eq 78 ] && grep -qF 'mqtt.host: expected host:port' "$tmp/err" && grep -qF '"***@10.0.0.2:1883"' "$tmp/err" &&
+        ! grep -qF hunter2 "$tmp/err" "$tmp/out"; then
+        pass "--check-config masks user:password@ in mqtt.host"
+else
+        fail "--check-config masks user:password@ in mqtt.host" "exit $rc, want 78, the host masked"
+fi
+
+# GPIO control needs libgpiod in the build: refused at check time, not at start.
+f="$tmp/gpio.json"
+printf '%s\n' "{$mqtt, \"devices\": {\"mppt\": {\"driver\": \"victronMppt\", \"port\": \"/dev/null\", \"control\": {\"gpio\": {\"line\": 4}}}}}" >"$f"
+run --check-config --config "$f"
+build_config="$(dirname "$hb")/hb-build-config.h"
+if grep -q '#define HAVE_LIBGPIOD 0' "$build_config" 2>/dev/null; then
+        if [ "$rc" -eq 78 ] && grep -qF "$f: devices.mppt.control.gpio: this build has no GPIO support" "$tmp/err"; then
+                pass "--check-config rejects GPIO control in a build without libgpiod"
+        else
+                fail "--check-config rejects GPIO control in a build without libgpiod" "exit $rc, want 78"
+        fi
+elif [ "$rc" -eq 0 ]; then
+        pass "--check-config accepts GPIO control in a build with libgpiod"
+else
+        fail "--check-config accepts GPIO control in a build with libgpiod" "exit $rc, want 0"
+fi
+
 # Several mistakes at once: each is listed.
 f="$tmp/many.json"
 printf '%s\n' "{\"mqtt\": {\"host\": \"broker\", \"root\": \"/x\"}, \"logging\": {\"level\": \"loud\"}, \"devices\": {\"bat1\": {\"driver\": \"lltPowerBmsV4Ble\", \"mac\": \"nope\"}}}" >"$f"
@@ -195,6 +256,46 @@ if [ "$rc" -eq 78 ] && grep -qF -- "$tmp" "$tmp/err"; then
         pass "a directory as config file exits 78"
 else
         fail "a directory as config file exits 78" "exit $rc, want 78"
+fi
+
+# A FIFO is refused at once, not waited on (the old code blocked in fopen until a writer came).
+mkfifo "$tmp/fifo.json"
+set +e
+timeout 5 "$hb" --check-config --config "$tmp/fifo.json" </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+set -e
+if [ "$rc" -eq 78 ] && grep -qF -- "$tmp/fifo.json: is a FIFO, not a regular file" "$tmp/err"; then
+        pass "a FIFO as config file exits 78 at once"
+else
+        fail "a FIFO as config file exits 78 at once" "exit $rc, want 78 (124: it hung)"
+fi
+
+run --check-config --config /dev/null
+if [ "$rc" -eq 78 ] && grep -qF -- "/dev/null: is a character device, not a regular file" "$tmp/err"; then
+        pass "a device as config file exits 78"
+else
+        fail "a device as config file exits 78" "exit $rc, want 78"
+fi
+
+truncate -s 2M "$tmp/big.json"
+run --check-config --config "$tmp/big.json"
+if [ "$rc" -eq 78 ] && grep -qF -- "$tmp/big.json: too large (2097152 bytes): a configuration file is at most 1 MiB" "$tmp/err"; then
+        pass "a config file over 1 MiB exits 78 with the size"
+else
+        fail "a config file over 1 MiB exits 78 with the size" "exit $rc, want 78"
+fi
+
+# A FIFO named inside the file (a power LUT) is refused too, not read.
+mkfifo "$tmp/lut-fifo.csv"
+printf '%s\n' "{$mqtt, \"general\": {\"inverter_power\": 100}, \"devices\": {\"inv\": {\"driver\": \"ahoyDtu\", \"host\": \"127.0.0.1:80\", \"id\": 0, \"power_lut\": \"lut-fifo.csv\"}}}" >"$tmp/lut-fifo.json"
+set +e
+timeout 5 "$hb" --check-config --config "$tmp/lut-fifo.json" </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+set -e
+if [ "$rc" -eq 78 ] && grep -qF -- "devices.inv.power_lut: \"$tmp/lut-fifo.csv\" is not a regular file" "$tmp/err"; then
+        pass "a FIFO as power LUT exits 78 at once"
+else
+        fail "a FIFO as power LUT exits 78 at once" "exit $rc, want 78 (124: it hung)"
 fi
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -1113,9 +1113,11 @@ static void test_unknown_driver_lists_all(void **state) {
         assert_int_equal(parse(DEV("{\"driver\": \"noSuchDriver\"}"), &c, &e), -EINVAL);
         assert_null(c);
         line = find_line(e.lines, e.n, "devices.d1.driver: unknown driver \"noSuchDriver\" (known: ", NULL);
-        if (!line)
+        if (!line) {
                 dump(&e);
-        assert_non_null(line);
+                fail();
+                return; /* cmocka's fail() is not declared noreturn: -O2 would see a NULL line below */
+        }
         assert_true(registry_count() >= 9);
         for (const struct driver *const *d = driver_table; *d; d++) {
                 char quoted[80];

@@ -564,22 +564,22 @@ static void test_prefix_and_root(void **state) {
 static void test_escaping(void **state) {
         struct capture cap = {};
         struct config *c =
-                parse_valid(CONFIG(", \"root\": \"we\\\"ird\\\\r\\u0001t \\u00e4\"", DEVICES_METER_REMOTE));
+                parse_valid(CONFIG(", \"root\": \"we\\\"ird\\\\r!t \\u00e4\"", DEVICES_METER_REMOTE));
         const struct doc *d;
         struct json_object *dev;
 
         (void) state;
-        assert_string_equal(c->mqtt.root, "we\"ird\\r\001t \u00e4");
+        assert_string_equal(c->mqtt.root, "we\"ird\\r!t \u00e4");
         assert_int_equal(homeassistant_documents(c, NULL, 0, on_doc, &cap), 0);
         assert_int_equal(cap.n, 3);
         /* every character outside [A-Za-z0-9_-] is one '_' per byte (the UTF-8 a-umlaut has two) */
-        assert_common(&cap, "homeassistant", "we\"ird\\r\001t \u00e4", "homebattery_we_ird_r_t___");
+        assert_common(&cap, "homeassistant", "we\"ird\\r!t \u00e4", "homebattery_we_ird_r_t___");
         d = find_doc(&cap, "homeassistant", "sensor", "homebattery_we_ird_r_t___", "consumption_power");
         assert_non_null(d);
-        assert_str_field(d, "state_topic", "we\"ird\\r\001t \u00e4/consumption");
+        assert_str_field(d, "state_topic", "we\"ird\\r!t \u00e4/consumption");
         assert_true(json_object_object_get_ex(d->j, "device", &dev));
-        assert_string_equal(jstr(dev, "name"), "homebattery we\"ird\\r\001t \u00e4");
-        /* no raw control character in the text */
+        assert_string_equal(jstr(dev, "name"), "homebattery we\"ird\\r!t \u00e4");
+        /* no raw control character in the text (the config refuses them in mqtt.root: '!' stands in) */
         for (size_t i = 0; i < cap.n; i++)
                 for (const char *p = cap.docs[i].payload; *p; p++)
                         assert_true((unsigned char) *p >= 0x20);

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/* The rules that span sections and devices, checked once every section is
+ * valid on its own: what the inverters need, which checks have something to
+ * watch, MQTT topics read twice (a meter read by two devices counts twice),
+ * and temperature checks on batteries that have no sensor. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config-ctx.h"
+#include "homebattery/cleanup.h"
+
+/* Subscriptions one device may ask for (mqttBattery: one). */
+#define DEVICE_TOPICS_MAX 4
+
+bool mqtt_filters_overlap(const char *a, const char *b) {
+        for (;;) {
+                size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+
+                if ((la == 1 && a[0] == '#') || (lb == 1 && b[0] == '#'))
+                        return true;
+                if (!(la == 1 && a[0] == '+') && !(lb == 1 && b[0] == '+') && (la != lb || memcmp(a, b, la) != 0))
+                        return false;
+                a += la;
+                b += lb;
+                if (!*a && !*b)
+                        return true;
+                /* "x/#" also matches "x" itself. */
+                if (!*a)
+                        return strcmp(b, "/#") == 0;
+                if (!*b)
+                        return strcmp(a, "/#") == 0;
+                a++;
+                b++;
+        }
+}
+
+static void check_classes(struct config_ctx *ctx, struct config *c) {
+        size_t n_inv = config_count_class(c, DEVICE_CLASS_INVERTER);
+        size_t n_cons = config_count_class(c, DEVICE_CLASS_CONSUMPTION);
+        bool nz = c->netzero.present && c->netzero.enabled;
+
+        if (n_inv > 0 && !nz && !c->general.has_inverter_power)
+                config_error(ctx, "general.inverter_power",
+                             "required when an inverter is configured and netzero is disabled");
+        if (nz && n_cons == 0)
+                config_error(ctx, "netzero.enabled", "netzero needs at least one consumption device (mqttConsumption)");
+        if (nz && n_inv == 0)
+                config_warning(ctx, "netzero.enabled", "no inverter is configured: netzero has nothing to control");
+        if ((c->supervisor.checks[LOCK_LIVE_DATA_LOST_CHARGE].enabled ||
+             c->supervisor.checks[LOCK_LIVE_DATA_LOST_DISCHARGE].enabled) &&
+            n_cons == 0)
+                config_warning(ctx, "supervisor", "live_data_lost checks have no consumption device to watch");
+}
+
+/* The daemon's own subscriptions and publications, as filters. */
+struct own_topic {
+        char *filter;
+        const char *key;  /* the config key that places it */
+        const char *what; /* for the message */
+};
+
+static int own_topics(const struct config_mqtt *m, struct own_topic ret[static 3], size_t *ret_n) {
+        size_t n = 0;
+
+        /* Everything under mqtt.root is the daemon's: mode/set, reset, status, bat/..., the classes. */
+        if (asprintf(&ret[n].filter, "%s/#", m->root) < 0)
+                return -ENOMEM;
+        ret[n].key = "mqtt.root";
+        ret[n++].what = "this daemon's own topics";
+        if (m->ha_enabled) {
+                if (asprintf(&ret[n].filter, "%s/status", m->ha_prefix) < 0)
+                        goto oom;
+                ret[n].key = "mqtt.homeassistant.prefix";
+                ret[n++].what = "Home Assistant's status topic";
+                if (asprintf(&ret[n].filter, "%s/+/+/+/config", m->ha_prefix) < 0)
+                        goto oom;
+                ret[n].key = "mqtt.homeassistant.prefix";
+                ret[n++].what = "the Home Assistant discovery topics";
+        }
+        *ret_n = n;
+        return 0;
+oom:
+        for (size_t i = 0; i < n; i++)
+                free(ret[i].filter);
+        return -ENOMEM;
+}
+
+static size_t device_topics(const struct config_device *d, struct driver_mqtt_topic ret[static DEVICE_TOPICS_MAX]) {
+        if (!d->driver->config_mqtt_topics)
+                return 0;
+        size_t n = d->driver->config_mqtt_topics(d->driver_config, ret, DEVICE_TOPICS_MAX);
+        return n < DEVICE_TOPICS_MAX ? n : DEVICE_TOPICS_MAX;
+}
+
+/* Against the daemon's own topics and every device before it; reported on the later one. */
+static void check_device_topics(struct config_ctx *ctx, const struct config *c, size_t i,
+                                const struct own_topic *own, size_t n_own) {
+        const struct config_device *d = &c->devices[i];
+        struct driver_mqtt_topic mine[DEVICE_TOPICS_MAX], theirs[DEVICE_TOPICS_MAX];
+        size_t n_mine = device_topics(d, mine);
+        char kp[128], shown[CONFIG_SHOW_SIZE], shown2[CONFIG_SHOW_SIZE];
+
+        for (size_t t = 0; t < n_mine; t++) {
+                snprintf(kp, sizeof(kp), "devices.%s.%s", d->name, mine[t].key);
+                for (size_t o = 0; o < n_own; o++)
+                        if (mqtt_filters_overlap(mine[t].filter, own[o].filter))
+                                config_error(ctx, kp, "MQTT topic \"%s\" overlaps %s (\"%s\", from %s)",
+                                             config_show(shown, mine[t].filter), own[o].what,
+                                             config_show(shown2, own[o].filter), own[o].key);
+                for (size_t j = 0; j < i; j++) {
+                        const struct config_device *e = &c->devices[j];
+                        size_t n_theirs = device_topics(e, theirs);
+                        for (size_t u = 0; u < n_theirs; u++)
+                                if (mqtt_filters_overlap(mine[t].filter, theirs[u].filter))
+                                        config_error(ctx, kp,
+                                                     "MQTT topic \"%s\" overlaps \"%s\" of devices.%s.%s: both "
+                                                     "devices would read (and count) every message there",
+                                                     config_show(shown, mine[t].filter),
+                                                     config_show(shown2, theirs[u].filter), e->name, theirs[u].key);
+                }
+        }
+}
+
+static void check_topics(struct config_ctx *ctx, const struct config *c) {
+        struct own_topic own[3];
+        size_t n_own = 0;
+
+        if (own_topics(&c->mqtt, own, &n_own) < 0) {
+                ctx->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < c->n_devices; i++)
+                check_device_topics(ctx, c, i, own, n_own);
+        for (size_t o = 0; o < n_own; o++)
+                free(own[o].filter);
+}
+
+/* A temperature check cannot protect a battery without a sensor: at run time it would keep its classes
+ * locked for good. What the config shows is refused here; a BMS tells only at run time. */
+static void check_temperatures(struct config_ctx *ctx, const struct config *c) {
+        static const enum lock_id temp_checks[] = { LOCK_TEMP_LOW_CHARGE, LOCK_TEMP_LOW_DISCHARGE,
+                                                    LOCK_TEMP_HIGH_CHARGE, LOCK_TEMP_HIGH_DISCHARGE };
+
+        for (size_t t = 0; t < ELEMENTSOF(temp_checks); t++) {
+                char kp[64];
+
+                if (!c->supervisor.checks[temp_checks[t]].enabled)
+                        continue;
+                snprintf(kp, sizeof(kp), "supervisor.%s", lock_to_string(temp_checks[t]));
+                for (size_t i = 0; i < c->n_devices; i++) {
+                        const struct config_device *d = &c->devices[i];
+                        if (!(d->driver->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)) ||
+                            !d->driver->config_temperature_count ||
+                            d->driver->config_temperature_count(d->driver_config) != 0)
+                                continue;
+                        config_error(ctx, kp,
+                                     "enabled, but battery devices.%s (%s) has no temperature sensor: disable the "
+                                     "check or configure the battery's sensors",
+                                     d->name, d->driver->name);
+                }
+        }
+}
+
+void config_check_rules(struct config_ctx *ctx, struct config *c) {
+        check_classes(ctx, c);
+        check_topics(ctx, c);
+        check_temperatures(ctx, c);
+}
