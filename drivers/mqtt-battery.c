@@ -102,8 +102,8 @@ static void on_message(void *userdata, const char *topic, const void *payload, s
         else
                 return;
         if (r < 0) {
-                if (ratelimit_below(&mb->rl, device_now_usec(mb->device)))
-                        log_warning(name, "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
+                log_input_warning(&mb->rl, device_now_usec(mb->device), name, mb->config->root_topic,
+                                  "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
                 return;
         }
         if (r == 0 && topic[mb->root_len] == '/')
@@ -121,7 +121,7 @@ static int mqtt_battery_new(struct device *d, const void *config, void **ret) {
         mb->device = d;
         mb->config = c;
         mb->root_len = strlen(c->root_topic);
-        mb->rl = RATELIMIT_INIT(60ULL * 1000000ULL, 5);
+        mb->rl = INPUT_WARN_RATELIMIT;
         mqtt_battery_assembler_init(&mb->assembler, (unsigned) c->cells_count, (unsigned) c->temperature_count);
         if (asprintf(&mb->pattern, "%s/#", c->root_topic) < 0) {
                 free(mb);

@@ -106,8 +106,8 @@ static void on_message(void *userdata, const char *topic, const void *payload, s
 
         r = consumption_decode(mc->config->format, mc->config->json_path, payload, len, &w, &reason);
         if (r < 0) {
-                if (ratelimit_below(&mc->rl, device_now_usec(mc->device)))
-                        log_warning(device_get_name(mc->device), "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
+                log_input_warning(&mc->rl, device_now_usec(mc->device), device_get_name(mc->device), topic,
+                                  "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
                 return;
         }
         log_debug(device_get_name(mc->device), "Consumption %d W", w);
@@ -120,7 +120,7 @@ static int mqtt_consumption_new(struct device *d, const void *config, void **ret
                 return -ENOMEM;
         mc->device = d;
         mc->config = config;
-        mc->rl = RATELIMIT_INIT(60ULL * 1000000ULL, 5);
+        mc->rl = INPUT_WARN_RATELIMIT;
         *ret = mc;
         return 0;
 }

@@ -259,13 +259,22 @@ void control_mode_request(struct control *ctl, const void *payload, size_t len, 
 }
 
 void control_republish(struct control *ctl) {
+        struct battery_sums sums;
+
         /* Whatever was published while the broker was away is lost: send the
-         * current state again (the lock topics are "on change" otherwise). */
+         * current state again (the lock and power topics are "on change"
+         * otherwise, so a value that changed before the first connect would
+         * wait for its next change). */
         if (ctl->supervised)
                 OUTPUT(&ctl->out, locks, ctl->stats.locks, ctl->stats.n_locks, ctl->top_lock, true, true);
         OUTPUT(&ctl->out, mode_actual, mode_switcher_get_displayed(ctl->modes));
+        battery_class_sums(ctl->batteries, ctl->n_batteries, &sums);
+        if (sums.complete)
+                OUTPUT(&ctl->out, battery_sum, sums.current_a, sums.remaining_ah, sums.soc_pct);
         for (size_t i = 0; i < ELEMENTSOF(switched); i++) {
                 const struct switch_class *c = &ctl->classes[switched[i]];
+                if (c->power_known)
+                        OUTPUT(&ctl->out, class_power, c->cls, c->power_w);
                 switch_class_publish(c, &ctl->out);
                 for (size_t k = 0; k < c->n_members; k++) {
                         const struct class_member *m = c->members[k];

@@ -219,6 +219,19 @@ int log_internal(int level, int error, const char *sender, const char *fmt, ...)
         return error == 0 ? 0 : -abs(error);
 }
 
+bool ratelimit_check(struct ratelimit *rl, uint64_t now_usec, unsigned *ret_suppressed) {
+        unsigned held = rl->suppressed;
+        bool ok = ratelimit_below(rl, now_usec);
+
+        /* ratelimit_below() counts every refusal; report them with the next line let through. */
+        *ret_suppressed = 0;
+        if (ok) {
+                *ret_suppressed = held;
+                rl->suppressed = 0;
+        }
+        return ok;
+}
+
 bool ratelimit_below(struct ratelimit *rl, uint64_t now_usec) {
         if (rl->interval_usec == 0 || rl->burst == 0)
                 return true;

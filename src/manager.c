@@ -41,6 +41,8 @@ struct manager {
         struct device_services services; /* what the devices' host interface uses */
         struct device **devices;
         size_t n_devices;
+        /* Warnings about what arrives on <root>/mode/set and <root>/reset. */
+        struct ratelimit mode_rl, reset_rl;
 
         sd_event_source *sig_term, *sig_int, *sig_hup;
         sd_event_source *tick;
@@ -127,6 +129,8 @@ int manager_new(struct manager **ret) {
                 goto fail;
 
         m->start_usec = manager_now_usec(m);
+        m->mode_rl = INPUT_WARN_RATELIMIT;
+        m->reset_rl = INPUT_WARN_RATELIMIT;
         *ret = m;
         return 0;
 fail:
@@ -270,7 +274,15 @@ void manager_request_mode(struct manager *m, const void *payload, size_t len) {
 }
 
 static void on_mode_set(void *userdata, const char *topic, const void *payload, size_t len) {
-        manager_request_mode(userdata, payload, len);
+        struct manager *m = userdata;
+
+        /* A retained mode/set is accepted: it is how users keep a mode across restarts. */
+        if (mode_from_bytes(payload, len) < 0)
+                log_input_warning(&m->mode_rl, manager_now_usec(m), SENDER, topic,
+                                  "Unknown mode \"%.*s\" on %s: protect instead (expected charge, discharge, "
+                                  "idle or protect)",
+                                  (int) (len > 32 ? 32 : len), (const char *) payload, topic);
+        manager_request_mode(m, payload, len);
 }
 
 const struct loop_stats *manager_get_loop_stats(struct manager *m) {
@@ -284,8 +296,17 @@ uint64_t manager_get_start_usec(struct manager *m) {
 static void on_reset(void *userdata, const char *topic, const void *payload, size_t len) {
         struct manager *m = userdata;
 
+        /* A retained reset would be delivered again at every start: a restart loop. */
+        if (mqtt_current_is_retained(m->mqtt)) {
+                log_input_warning(&m->reset_rl, manager_now_usec(m), SENDER, topic,
+                                  "Ignoring a retained message on %s: a reset acts only on a message sent now. "
+                                  "Clear it with: mosquitto_pub -r -n -t %s",
+                                  topic, topic);
+                return;
+        }
         if (len != 5 || memcmp(payload, "reset", 5) != 0) {
-                log_warning(SENDER, "Ignoring a message on %s: expected \"reset\"", topic);
+                log_input_warning(&m->reset_rl, manager_now_usec(m), SENDER, topic,
+                                  "Ignoring a message on %s: expected \"reset\"", topic);
                 return;
         }
         log_notice(SENDER, "Reset requested over MQTT: switching everything off, then exiting for a restart");

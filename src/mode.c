@@ -37,7 +37,7 @@ const char *mode_to_string(enum mode m) {
 }
 
 /* Payloads come straight from MQTT: compare by length, never rely on a terminating NUL. */
-static enum mode mode_from_bytes(const char *s, size_t len) {
+enum mode mode_from_bytes(const char *s, size_t len) {
         if (!s)
                 return _MODE_INVALID;
         for (enum mode m = 0; m < _MODE_MAX; m++)

@@ -24,6 +24,8 @@ enum mode {
 const char *mode_to_string(enum mode m);
 /* Exact lowercase match of a NUL-terminated string; _MODE_INVALID otherwise (also for NULL). */
 enum mode mode_from_string(const char *s);
+/* The same for bytes that are not NUL-terminated (an MQTT payload). */
+enum mode mode_from_bytes(const char *s, size_t len);
 
 /* One class to switch now. */
 struct mode_action {

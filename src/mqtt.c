@@ -21,6 +21,14 @@
 /* A TCP connect to a host that drops SYNs takes minutes to fail by itself. */
 #define CONNECT_TIMEOUT_USEC (10ULL * 1000000ULL)
 #define MISC_INTERVAL_USEC (1000000ULL)
+/* MQTT v5 reason code of a DISCONNECT sent because another client connected
+ * with the same client id. */
+#define REASON_SESSION_TAKEN_OVER 0x8e
+/* Brokers that do not say why: a connection lost this soon after its CONNACK,
+ * this many times in a row, is taken for the same pattern. */
+#define SHORT_CONNECTION_USEC (5ULL * 1000000ULL)
+#define SHORT_CONNECTIONS_MAX 3
+#define TAKEOVER_LOG_INTERVAL_USEC (600ULL * 1000000ULL)
 
 struct subscription {
         char *pattern;
@@ -46,9 +54,15 @@ struct mqtt {
         struct subscription *subs;
         size_t n_subs;
 
+        char *client_id;
         bool connected;
         bool connecting;
         bool stopping;
+        bool delivering_retained;      /* the retain flag of the message being delivered */
+        int disconnect_reason;         /* of the broker's DISCONNECT, -1 when none was received */
+        uint64_t connected_usec;
+        unsigned short_connections;    /* in a row */
+        struct ratelimit takeover_rl;
         uint64_t backoff_usec;
         uint64_t connect_started_usec;
         unsigned connects;
@@ -106,6 +120,24 @@ static uint64_t now_usec(struct mqtt *m) {
 
 static void schedule_retry(struct mqtt *m);
 
+/* Two daemons (or a daemon and a copy of its config) with one client id
+ * throw each other off once a second, and the socket error alone only says
+ * "Connection reset by peer". */
+static void check_takeover(struct mqtt *m, bool was_connected) {
+        bool said = m->disconnect_reason == REASON_SESSION_TAKEN_OVER;
+
+        if (was_connected && now_usec(m) - m->connected_usec < SHORT_CONNECTION_USEC)
+                m->short_connections++;
+        else if (was_connected)
+                m->short_connections = 0;
+        if ((said || m->short_connections >= SHORT_CONNECTIONS_MAX) && ratelimit_below(&m->takeover_rl, now_usec(m)))
+                log_error(SENDER,
+                          "%s client uses the same client id \"%s\" on %s:%u: the broker keeps dropping one for the "
+                          "other. Give every client its own mqtt.client_id.",
+                          said ? "Another" : "Probably another", m->client_id, m->host, m->port);
+        m->disconnect_reason = -1;
+}
+
 static void drop_connection(struct mqtt *m, int error) {
         bool was_connected = m->connected;
 
@@ -115,6 +147,7 @@ static void drop_connection(struct mqtt *m, int error) {
         m->n_unacked = 0;
         if (m->stopping)
                 return;
+        check_takeover(m, was_connected);
         if (was_connected) {
                 log_warning_errno(error, SENDER, "Connection to %s:%u lost: %m", m->host, m->port);
                 if (m->cb.disconnected)
@@ -235,6 +268,7 @@ static void on_connect(struct mosquitto *mosq, void *userdata, int rc, int flags
                 return;
         }
         m->connected = true;
+        m->connected_usec = now_usec(m);
         m->connects++;
         m->backoff_usec = BACKOFF_MIN_USEC;
         log_info(SENDER, "Connected to %s:%u", m->host, m->port);
@@ -270,12 +304,25 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
                 bool match = false;
                 if (mosquitto_topic_matches_sub(m->subs[i].pattern, msg->topic, &match) == MOSQ_ERR_SUCCESS && match) {
                         matched = true;
+                        m->delivering_retained = msg->retain;
                         m->subs[i].handler(m->subs[i].userdata, msg->topic, msg->payload,
                                            msg->payloadlen > 0 ? (size_t) msg->payloadlen : 0);
+                        m->delivering_retained = false;
                 }
         }
         if (!matched)
                 log_debug(SENDER, "Message on %s matches no subscription", msg->topic);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *userdata, int rc, const mosquitto_property *p) {
+        struct mqtt *m = userdata;
+
+        /* rc is the broker's reason code when it sent a DISCONNECT. */
+        m->disconnect_reason = rc;
+}
+
+bool mqtt_current_is_retained(const struct mqtt *m) {
+        return m->delivering_retained;
 }
 
 int mqtt_new(sd_event *e, const struct mqtt_settings *s, const struct mqtt_callbacks *cb, void *userdata,
@@ -293,9 +340,12 @@ int mqtt_new(sd_event *e, const struct mqtt_settings *s, const struct mqtt_callb
         m->keepalive_s = s->keepalive_s ? s->keepalive_s : 30;
         m->backoff_usec = BACKOFF_MIN_USEC;
         m->fail_rl = RATELIMIT_INIT(60ULL * 1000000ULL, 3);
+        m->disconnect_reason = -1;
+        m->takeover_rl = RATELIMIT_INIT(TAKEOVER_LOG_INTERVAL_USEC, 1);
+        m->client_id = strdup(s->client_id ? s->client_id : "");
         m->host = strdup(s->host);
         m->status_topic = s->status_topic ? strdup(s->status_topic) : NULL;
-        if (!m->host || (s->status_topic && !m->status_topic))
+        if (!m->host || !m->client_id || (s->status_topic && !m->status_topic))
                 goto oom;
 
         mosquitto_lib_init();
@@ -320,6 +370,7 @@ int mqtt_new(sd_event *e, const struct mqtt_settings *s, const struct mqtt_callb
         mosquitto_connect_v5_callback_set(m->mosq, on_connect);
         mosquitto_message_v5_callback_set(m->mosq, on_message);
         mosquitto_publish_v5_callback_set(m->mosq, on_publish);
+        mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
         *ret = m;
         return 0;
 oom:
@@ -357,6 +408,7 @@ struct mqtt *mqtt_free(struct mqtt *m) {
         free(m->subs);
         free(m->unacked);
         free(m->host);
+        free(m->client_id);
         free(m->status_topic);
         sd_event_unref(m->event);
         free(m);

@@ -46,6 +46,10 @@ int mqtt_publish_string(struct mqtt *m, const char *topic, const char *payload, 
 /* Registers a subscription that is (re-)sent after every connect. */
 int mqtt_subscribe(struct mqtt *m, const char *pattern, int qos, mqtt_handler handler, void *userdata);
 
+/* Inside a handler: whether the broker delivered the message as retained
+ * (sent when subscribing, not published now). */
+bool mqtt_current_is_retained(const struct mqtt *m);
+
 bool mqtt_is_connected(const struct mqtt *m);
 unsigned mqtt_get_connects(const struct mqtt *m);
 /* True while messages wait to be written to the socket. */

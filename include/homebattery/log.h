@@ -46,3 +46,23 @@ struct ratelimit {
 
 /* True when one more line may be logged now. */
 bool ratelimit_below(struct ratelimit *rl, uint64_t now_usec);
+
+/* ratelimit_below() that also says how many lines were held back since the
+ * last line that was let through (*ret_suppressed, reset by the call): the
+ * caller logs "N more suppressed" before its own line. */
+bool ratelimit_check(struct ratelimit *rl, uint64_t now_usec, unsigned *ret_suppressed);
+
+/* Warnings about outside input (MQTT payloads): at most INPUT_WARN_BURST lines
+ * a minute per limiter (one per topic), then one "N more suppressed" line
+ * when the next is let through. */
+#define INPUT_WARN_BURST 5
+#define INPUT_WARN_RATELIMIT RATELIMIT_INIT(60ULL * 1000000ULL, INPUT_WARN_BURST)
+#define log_input_warning(rl, now_usec, sender, topic, ...)                                                     \
+        do {                                                                                                   \
+                unsigned _n;                                                                                   \
+                if (ratelimit_check((rl), (now_usec), &_n)) {                                                  \
+                        if (_n > 0)                                                                            \
+                                log_warning((sender), "%u more warning(s) about %s suppressed", _n, (topic)); \
+                        log_warning((sender), __VA_ARGS__);                                                    \
+                }                                                                                              \
+        } while (0)

@@ -78,6 +78,44 @@ class Lifecycle(HbTestCase):
         self.assertNotEqual(self.d.proc.returncode, 0)
         wait_for(lambda: self.rec.last("hbtest/mode/actual") == b"protect", 5, what="protect as last mode")
 
+    def test_retained_reset_is_ignored(self):
+        """A retained reset used to make every start exit 3 within half a second: systemd restarted
+        the daemon forever. Now it is ignored with one warning that says how to clear it; a retained
+        mode/set stays accepted; a reset sent now still exits."""
+        self.b = self.broker()
+        self.rec = self.recorder(self.b.port, "hbtest/#")
+        self.rec.publish("hbtest/reset", b"reset", retain=True)
+        self.rec.publish("hbtest/mode/set", b"discharge", retain=True)
+        time.sleep(0.3)
+        self.d = self.daemon(base_config(self.b.port))
+        self.rec.wait("hbtest/status", b"online")
+        self.rec.wait("hbtest/mode/actual", b"discharge")
+        time.sleep(2)
+        self.assertIsNone(self.d.proc.poll(), "the daemon exited on a retained reset")
+        log = self.d.logtext()
+        self.assertEqual(log.count("Ignoring a retained message on hbtest/reset"), 1, log)
+        self.assertIn("mosquitto_pub -r -n -t hbtest/reset", log)
+        self.rec.publish("hbtest/reset", b"reset")
+        wait_for(lambda: self.d.proc.poll() is not None, 12, what="exit after a reset sent now")
+        self.assertEqual(self.d.proc.returncode, 3)
+        self.rec.publish("hbtest/reset", b"", retain=True)
+        self.rec.publish("hbtest/mode/set", b"", retain=True)
+
+    def test_bad_requests_are_rate_limited(self):
+        """Bad reset payloads and bad mode requests: at most 5 warnings a minute per topic, then
+        one "N more suppressed" line when the next is let through (not before a minute here)."""
+        self.start()
+        self.rec.wait("hbtest/status", b"online")
+        for i in range(40):
+            self.rec.publish("hbtest/reset", b"nope")
+            self.rec.publish("hbtest/mode/set", b"turbo%d" % i)
+        wait_for(lambda: self.d.logtext().count("Unknown mode") >= 5, 10, what="mode warnings")
+        time.sleep(1)
+        log = self.d.logtext()
+        self.assertEqual(log.count("expected \"reset\""), 5, log)
+        self.assertEqual(log.count("Unknown mode"), 5, log)
+        self.assertIsNone(self.d.proc.poll())
+
     def test_broker_down_at_start_then_up(self):
         import hbtest
         port = hbtest.free_port()

@@ -184,6 +184,35 @@ class Mqtt(HbTestCase):
         self.rec.publish("hbtest/mode/set", b"\xff\xfe")
         self.rec.wait("hbtest/mode/actual", b"protect")
 
+    def test_same_client_id_is_named(self):
+        """Two daemons with one client id throw each other off once a second; the log said only
+        "Connection reset by peer". Now an error line names mqtt.client_id."""
+        self.start()
+        other = self.daemon(base_config(self.b.port), args=())
+        deadline = time.monotonic() + 20
+        found = lambda: "uses the same client id \"hb-under-test\"" in self.d.logtext() + other.logtext()
+        wait_for(found, 20, what="the error about the client id")
+        self.assertIn("mqtt.client_id", self.d.logtext() + other.logtext())
+        self.assertLess(time.monotonic(), deadline)
+        other.stop()
+
+    def test_values_from_before_the_first_connect(self):
+        """A class power that changed while the broker was away (here: before it ever came) is
+        published after the connect, not only at its next change."""
+        import hbtest
+        port = hbtest.free_port()
+        link = os.path.join(self.workdir, "usb-VictronEnergy-if00-port0")
+        sim = hbtest.VeDirectSim(self.workdir, link, ["--ppv", "150"])
+        self._hb_stops.append(sim.stop)
+        c = base_config(port, devices={"mppt": {"driver": "victronMppt", "port": link, "control": "none"}})
+        self.d = self.daemon(c)
+        self.d.wait_log("Status syncing -> on", timeout=15)
+        time.sleep(2)  # the power report (150 W) is in, with no broker to take it
+        self.b = self.broker(port=port)
+        self.rec = self.recorder(self.b.port, "hbtest/#")
+        self.rec.wait("hbtest/status", b"online", timeout=35)
+        self.assertEqual(self.rec.wait("hbtest/sol/p", timeout=5), struct.pack(">H", 150))
+
     def test_broker_restart_same_port(self):
         self.start()
         port = self.b.port

@@ -603,10 +603,17 @@ static void test_republish(void **state) {
         assert_true(e->top_changed);
         assert_int_equal(n_calls, 0);
 
+        /* The class powers too (<root>/cha/p ...): a power that changed while the broker was away
+         * would otherwise wait for its next change. */
+        assert_int_equal(count_events(&f->rec, EV_CLASS_POWER), 3);
+        assert_int_equal(only_event(&f->rec, EV_CLASS_POWER, CHA)->power_w, 120);
+        assert_int_equal(only_event(&f->rec, EV_CLASS_POWER, INV)->power_w, 0);
+
         /* Again: the same three, nothing is "already published". */
         clear_recorded(f);
         control_republish(f->ctl);
         assert_int_equal(count_events(&f->rec, EV_CLASS_STATE), 3);
+        assert_int_equal(count_events(&f->rec, EV_CLASS_POWER), 3);
 }
 
 static void test_republish_empty_classes(void **state) {
