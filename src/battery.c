@@ -3,6 +3,7 @@
  * connection at a time, with a pause between reads), and the class sums. */
 
 #include <math.h>
+#include <stdio.h>
 
 #include "class.h"
 #include "homebattery/log.h"
@@ -89,4 +90,36 @@ void battery_class_sums(struct class_member *const *members, size_t n, struct ba
                 weighted += w * r->soc_pct;
         }
         ret->soc_pct = weight > 0 ? weighted / weight : soc_sum / (double) n;
+}
+
+const char *battery_record_implausible(const struct battery_record *r, char *buf, size_t size) {
+        /* Bounds of the hardware any supported BMS can measure; beyond them a
+         * decoder or a peer sent garbage, and garbage must not steer a lock. */
+        if (r->n_cells == 0 || r->n_cells > BATTERY_CELLS_MAX || r->n_temps > BATTERY_TEMPS_MAX) {
+                snprintf(buf, size, "%zu cells, %zu temperatures", r->n_cells, r->n_temps);
+                return buf;
+        }
+        for (size_t i = 0; i < r->n_cells; i++)
+                if (!isfinite(r->cells_v[i]) || r->cells_v[i] < 0.0 || r->cells_v[i] > 5.0) {
+                        snprintf(buf, size, "cell %zu at %g V, outside 0..5 V", i + 1, r->cells_v[i]);
+                        return buf;
+                }
+        for (size_t i = 0; i < r->n_temps; i++)
+                if (!isfinite(r->temps_c[i]) || r->temps_c[i] < -40.0 || r->temps_c[i] > 100.0) {
+                        snprintf(buf, size, "temperature %zu at %g °C, outside -40..100 °C", i + 1, r->temps_c[i]);
+                        return buf;
+                }
+        if (!isfinite(r->current_a) || fabs(r->current_a) > 2000.0) {
+                snprintf(buf, size, "current %g A, beyond ±2000 A", r->current_a);
+                return buf;
+        }
+        if (!isfinite(r->soc_pct) || r->soc_pct < 0.0 || r->soc_pct > 100.0) {
+                snprintf(buf, size, "SoC %g %%, outside 0..100 %%", r->soc_pct);
+                return buf;
+        }
+        if (!isfinite(r->voltage_v)) {
+                snprintf(buf, size, "voltage %g V", r->voltage_v);
+                return buf;
+        }
+        return NULL;
 }

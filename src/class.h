@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "homebattery/driver.h"
+#include "homebattery/log.h"
 #include "outputs.h"
 
 struct class_member {
@@ -30,6 +31,8 @@ struct class_member {
         bool read_pending;
         unsigned read_failures;
         char last_error[96];
+        bool no_temperature_logged; /* the error about a missing sensor was logged */
+        struct ratelimit implausible_rl;
         /* consumption */
         bool heard;
         int consumption_w;
@@ -77,6 +80,12 @@ struct battery_sums {
         double soc_pct;
 };
 void battery_class_sums(struct class_member *const *members, size_t n, struct battery_sums *ret);
+/* Plausibility of a record from a BMS or another controller: every cell 0..5 V,
+ * every temperature -40..+100 °C, |current| <= 2000 A, SoC 0..100 %, at least
+ * one cell, voltage, current, SoC, cells and temperatures finite (bounds
+ * inclusive; full_ah may be NAN = not reported). Returns NULL when plausible,
+ * else why not, in `buf`. */
+const char *battery_record_implausible(const struct battery_record *r, char *buf, size_t size);
 /* Starts the reads that are due: at most one serialized (BLE) read at a time,
  * with a pause between serialized reads. */
 void battery_class_schedule(struct class_member *const *members, size_t n, uint64_t now_usec,

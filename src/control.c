@@ -38,6 +38,7 @@ struct control {
 
         uint64_t serial_idle_since_usec;
         const char *top_lock;
+        char lock_reasons[_LOCK_MAX][96]; /* the reasons of the locks in stats, with battery names */
         bool protect_all;
         bool supervised; /* a supervisor pass has run: its locks are known */
         int energy_day;
@@ -105,6 +106,7 @@ int control_add_device(struct control *ctl, const char *name, const struct drive
                 .drv = drv,
                 .state = state,
                 .read_interval_usec = 60 * USEC_PER_SEC,
+                .implausible_rl = INPUT_WARN_RATELIMIT,
         };
         n = realloc(ctl->devices, (ctl->n_devices + 1) * sizeof(*n));
         if (!n || !(d->member.name = strdup(name))) {
@@ -191,6 +193,44 @@ static void apply_mode_result(struct control *ctl, const struct mode_result *res
                 OUTPUT(&ctl->out, mode_actual, res->displayed);
 }
 
+/* A temperature check with a battery that reports no sensor: the lock holds
+ * (fail safe), and the user is told once per battery, at error level, why. */
+static void log_missing_temperatures(struct control *ctl, const struct supervisor_result *res) {
+        const struct supervisor_lock *temp_lock = NULL;
+
+        for (size_t i = 0; i < res->n_locks && !temp_lock; i++)
+                if (res->locks[i].reason && res->locks[i].battery != SIZE_MAX)
+                        temp_lock = &res->locks[i];
+        for (size_t b = 0; b < ctl->n_batteries; b++) {
+                struct class_member *m = ctl->batteries[b];
+                bool missing = temp_lock && m->has_record && m->record.n_temps == 0;
+
+                if (missing && !m->no_temperature_logged)
+                        log_error(m->name,
+                                  "The battery reports no temperature sensor while supervisor.%s is enabled: "
+                                  "that lock stays active (temperature unknown) until it reports one",
+                                  temp_lock->name);
+                else if (!missing && m->no_temperature_logged && m->has_record && m->record.n_temps > 0)
+                        log_info(m->name, "The battery reports a temperature again");
+                if (missing || (m->has_record && m->record.n_temps > 0))
+                        m->no_temperature_logged = missing;
+        }
+}
+
+/* Reasons name the battery: "no temperature sensor on battery bat1". */
+static void explain_locks(struct control *ctl, struct supervisor_result *res) {
+        for (size_t i = 0; i < res->n_locks; i++) {
+                struct supervisor_lock *l = &res->locks[i];
+
+                if (!l->reason || l->battery >= ctl->n_batteries)
+                        continue;
+                snprintf(ctl->lock_reasons[l->id], sizeof(ctl->lock_reasons[l->id]), "%s on battery %s", l->reason,
+                         ctl->batteries[l->battery]->name);
+                l->reason = ctl->lock_reasons[l->id];
+        }
+        log_missing_temperatures(ctl, res);
+}
+
 static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_connected, bool *ret_feed) {
         struct supervisor_battery bats[64];
         struct supervisor_result res;
@@ -219,6 +259,7 @@ static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_con
                         apply_mode_result(ctl, &mres);
                 return;
         }
+        explain_locks(ctl, &res);
         ctl->top_lock = res.top_name;
         ctl->supervised = true;
         ctl->stats.n_locks = res.n_locks;
@@ -365,8 +406,17 @@ void control_device_battery(struct control_device *d, const struct battery_recor
         struct class_member *m = member(d);
         struct battery_sums sums;
 
+        char why[96];
+
         if (!(m->drv->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)))
                 return;
+        /* Refused like a failed read: never published, never seen by the supervisor. */
+        if (battery_record_implausible(r, why, sizeof(why))) {
+                log_input_warning(&m->implausible_rl, now_usec, m->name, "implausible records",
+                                  "Refusing an implausible battery record: %s", why);
+                control_device_read_failed(d, now_usec, -ERANGE, "implausible record");
+                return;
+        }
         serial_read_done(d, now_usec);
         m->record = *r;
         m->record.time_usec = now_usec;

@@ -213,6 +213,8 @@ static struct json_object *locks_json(const struct control_stats *st) {
                 add(l, "name", jstring(st->locks[i].name));
                 add(l, "priority", json_object_new_int((int) st->locks[i].priority));
                 add(l, "classes", class_list(st->locks[i].class_mask));
+                if (st->locks[i].reason)
+                        add(l, "reason", jstring(st->locks[i].reason));
                 push(a, l);
         }
         return a;

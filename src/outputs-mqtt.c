@@ -147,6 +147,8 @@ static void on_locks(void *userdata, const struct supervisor_lock *locks, size_t
                         if (locks[i].class_mask & CLASS_BIT(c))
                                 json_object_array_add(classes, json_object_new_string(device_class_to_string(c)));
                 json_object_object_add(l, "locks", classes);
+                if (locks[i].reason)
+                        json_object_object_add(l, "reason", json_object_new_string(locks[i].reason));
                 json_object_array_add(arr, l);
         }
         const char *s = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);

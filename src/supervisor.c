@@ -59,6 +59,8 @@ struct supervisor {
         uint64_t start_usec;
         uint64_t mqtt_last_connected_usec;
         bool active[_LOCK_MAX];
+        const char *reason[_LOCK_MAX]; /* see struct supervisor_lock */
+        size_t reason_battery[_LOCK_MAX];
         /* Whether the check made a decision yet: before that, its state only stands for "no data". */
         bool decided[_LOCK_MAX];
         bool startup_done;
@@ -333,14 +335,22 @@ static void run_time_checks(struct supervisor *sup, const struct supervisor_inpu
                 time_verdict(sup, LOCK_BATTERY_OFFLINE, oldest_age) == VERDICT_ACTIVE;
 }
 
+static size_t first_without_temperature(const struct supervisor_input *in) {
+        for (size_t b = 0; b < in->n_batteries; b++)
+                if (in->batteries[b].record && in->batteries[b].record->n_temps == 0)
+                        return b;
+        return SIZE_MAX;
+}
+
 /* Returns the reason why the battery data cannot be evaluated, or NULL. */
 static const char *run_battery_checks(struct supervisor *sup, const struct supervisor_input *in,
-                                      size_t *ret_battery) {
+                                      size_t *ret_battery, size_t *ret_no_temperature) {
         struct battery_extremes e = { .n_records = 0 };
         bool have_batteries = in->n_batteries > 0;
-        bool temps_wanted = false;
+        size_t no_temp = first_without_temperature(in);
         const char *problem;
 
+        *ret_no_temperature = SIZE_MAX;
         problem = collect_extremes(in, &e, ret_battery);
 
         for (enum lock_id id = 0; id < _LOCK_MAX; id++) {
@@ -349,13 +359,25 @@ static const char *run_battery_checks(struct supervisor *sup, const struct super
 
                 if (kind != KIND_CELL && kind != KIND_TEMP)
                         continue;
+                sup->reason[id] = NULL;
+                sup->reason_battery[id] = SIZE_MAX;
                 if (!enabled(sup, id) || !have_batteries) {
                         sup->active[id] = false;
                         sup->decided[id] = false;
                         continue;
                 }
-                if (kind == KIND_TEMP)
-                        temps_wanted = true;
+                /* A battery that reports no temperature cannot be judged: its
+                 * temperature locks hold (fail safe), as a visible, non-fatal
+                 * lock with a reason, until it reports one; the other batteries'
+                 * values cannot clear it. Judged afresh once it does. */
+                if (kind == KIND_TEMP && !problem && no_temp != SIZE_MAX) {
+                        sup->active[id] = true;
+                        sup->decided[id] = false;
+                        sup->reason[id] = "no temperature sensor";
+                        sup->reason_battery[id] = no_temp;
+                        *ret_no_temperature = no_temp;
+                        continue;
+                }
 
                 /* A bad record makes the whole pass undecided: the other batteries alone could
                  * clear a lock that the bad one should hold. */
@@ -373,12 +395,6 @@ static const char *run_battery_checks(struct supervisor *sup, const struct super
                 apply_verdict(sup, id, v, have_batteries);
         }
 
-        if (!problem && temps_wanted && e.n_records > 0 && e.n_temps == 0) {
-                /* An enabled temperature check with records that carry no temperature at all
-                 * can never be evaluated: that is a configuration the user must see. */
-                *ret_battery = SIZE_MAX;
-                return "temperature check enabled but no battery record has a temperature";
-        }
         return problem;
 }
 
@@ -404,6 +420,8 @@ static void build_result(struct supervisor *sup, struct supervisor_result *ret) 
                         .name = lock_table[id].name,
                         .priority = lock_table[id].priority,
                         .class_mask = lock_table[id].class_mask,
+                        .reason = sup->reason[id],
+                        .battery = sup->reason[id] ? sup->reason_battery[id] : SIZE_MAX,
                 };
                 for (i = ret->n_locks; i > 0 && ret->locks[i - 1].priority > l.priority; i--)
                         ret->locks[i] = ret->locks[i - 1];
@@ -442,10 +460,11 @@ int supervisor_run(struct supervisor *sup, const struct supervisor_input *in, ui
                 .top_name = "",
                 .feed_watchdog = true,
                 .internal_battery = SIZE_MAX,
+                .no_temperature_battery = SIZE_MAX,
         };
 
         run_time_checks(sup, in, now_usec);
-        reason = run_battery_checks(sup, in, &battery);
+        reason = run_battery_checks(sup, in, &battery, &ret->no_temperature_battery);
         if (in->internal_error && !reason) {
                 reason = "the manager could not evaluate a check";
                 battery = SIZE_MAX;

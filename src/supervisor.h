@@ -76,6 +76,11 @@ struct supervisor_lock {
         const char *name;
         unsigned priority;
         unsigned class_mask;
+        /* Why, when it is not the measurement against the threshold (e.g. "no
+         * temperature sensor"), NULL otherwise; `battery` is the index of the
+         * battery it concerns (into supervisor_input.batteries) or SIZE_MAX. */
+        const char *reason;
+        size_t battery;
 };
 
 struct supervisor_result {
@@ -91,6 +96,9 @@ struct supervisor_result {
          * (into supervisor_input.batteries) when a record was at fault, SIZE_MAX otherwise. */
         const char *internal_reason;
         size_t internal_battery;
+        /* The first battery whose record has no temperature while a temperature check is enabled
+         * (its temperature locks are then held active, not fatal), SIZE_MAX when none. */
+        size_t no_temperature_battery;
 };
 
 struct supervisor;

@@ -1521,22 +1521,68 @@ static void test_watchdog(void **state) {
         assert_string_equal(control_get_top_lock(f->ctl), "mqtt_offline");
 }
 
-static void test_watchdog_internal(void **state) {
+static void test_implausible_record_refused(void **state) {
         struct fixture *f = *state;
         struct fake bat = { .name = "bat" };
         struct control_device *db;
         struct battery_record r = cells_record(3.3);
+        struct control_device_info info;
 
         enable_check(&f->config, LOCK_CELL_LOW, 3.0, 0.1);
+        enable_check(&f->config, LOCK_CELL_HIGH, 3.6, 0.1);
         start(f);
         db = add(f, &bat, &drv_battery);
         control_device_battery(db, &r, AT(0));
         assert_true(control_tick(f->ctl, AT(0), true));
-        /* A record without cells cannot be evaluated: internal, fatal. */
+        /* A record without cells used to raise the fatal internal lock: the watchdog stopped and
+         * systemd restarted the daemon, again and again while the BMS sent such records. Now it is
+         * refused like a failed read: counted, not published, not seen by the supervisor. */
+        clear_recorded(f);
         r.n_cells = 0;
         control_device_battery(db, &r, AT(1));
-        assert_false(control_tick(f->ctl, AT(1), true));
-        assert_string_equal(control_get_top_lock(f->ctl), "internal");
+        assert_true(control_tick(f->ctl, AT(1), true));
+        assert_string_equal(control_get_top_lock(f->ctl), "");
+        /* A cell at 5.2 V would lock cell_high if it were believed. */
+        r = cells_record(3.3);
+        r.cells_v[2] = 5.2;
+        control_device_battery(db, &r, AT(2));
+        assert_true(control_tick(f->ctl, AT(2), true));
+        assert_string_equal(control_get_top_lock(f->ctl), "");
+        assert_int_equal(count_events(&f->rec, EV_BATTERY), 0);
+        control_get_device(f->ctl, 0, &info);
+        assert_int_equal(info.read_failures, 2);
+        assert_true(info.record->cells_v[2] < 3.4); /* the last good record stays */
+}
+
+static void test_plausibility_bounds(void **state) {
+        static const struct {
+                double cell_v, temp_c, current_a, soc_pct;
+                bool ok;
+        } cases[] = {
+                { 0.0, 20, 0, 50, true },    { 5.0, 20, 0, 50, true },      { 5.001, 20, 0, 50, false },
+                { -0.01, 20, 0, 50, false }, { 3.3, -40, 0, 50, true },     { 3.3, -40.1, 0, 50, false },
+                { 3.3, 100, 0, 50, true },   { 3.3, 100.5, 0, 50, false },  { 3.3, 20, 2000, 50, true },
+                { 3.3, 20, -2000, 50, true }, { 3.3, 20, 2000.5, 50, false }, { 3.3, 20, -2001, 50, false },
+                { 3.3, 20, 0, 0, true },     { 3.3, 20, 0, 100, true },     { 3.3, 20, 0, 100.1, false },
+                { 3.3, 20, 0, -1, false },   { NAN, 20, 0, 50, false },     { 3.3, NAN, 0, 50, false },
+                { 3.3, 20, INFINITY, 50, false }, { 3.3, 20, 0, NAN, false },
+        };
+        char why[96];
+
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct battery_record r = cells_record(3.3);
+                r.cells_v[0] = cases[i].cell_v;
+                r.n_temps = 1;
+                r.temps_c[0] = cases[i].temp_c;
+                r.current_a = cases[i].current_a;
+                r.soc_pct = cases[i].soc_pct;
+                r.full_ah = NAN; /* not reported: fine */
+                if ((battery_record_implausible(&r, why, sizeof(why)) == NULL) != cases[i].ok)
+                        fail_msg("case %zu: cell %g V, %g °C, %g A, SoC %g: expected %s", i, cases[i].cell_v,
+                                 cases[i].temp_c, cases[i].current_a, cases[i].soc_pct,
+                                 cases[i].ok ? "plausible" : "refused");
+        }
 }
 
 /* ---- safe state ---- */
@@ -1722,7 +1768,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_cell_low_locks_inverter, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_live_data_lost, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_watchdog_internal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_implausible_record_refused, setup, teardown),
+                cmocka_unit_test(test_plausibility_bounds),
                 cmocka_unit_test_setup_teardown(test_protect_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_protect_all_already_protect, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mode_request, setup, teardown),

@@ -99,7 +99,8 @@ static int probe_set_on(void *state, bool on) {
 
 static int probe_read(void *state) {
         struct probe *p = state;
-        struct battery_record r = { .voltage_v = 26.5, .current_a = 1, .soc_pct = 60, .remaining_ah = 60 };
+        struct battery_record r = { .voltage_v = 26.5, .current_a = 1, .soc_pct = 60, .remaining_ah = 60,
+                                    .n_cells = 1, .cells_v = { 3.3 } };
 
         p->n_reads++;
         device_report_battery(p->d, &r);

@@ -947,8 +947,11 @@ static void test_bad_record_internal(void **state) {
         }
 }
 
-/* An enabled temperature check with records that have no temperature at all cannot be evaluated. */
-static void test_no_temperatures_internal(void **state) {
+/* An enabled temperature check and a battery that reports no temperature: the temperature locks
+ * hold (fail safe: unknown temperature, no charging), with a reason naming the battery, and they
+ * are NOT fatal: the watchdog keeps being fed (they used to raise internal, and systemd restarted
+ * the daemon every 30 s). */
+static void test_no_temperatures_lock_not_fatal(void **state) {
         struct supervisor_config c = { .checks = { { .enabled = false } } };
         struct battery_record rec = record(3.3, 3.3, 20, 20);
         struct supervisor_battery bat = { .record = &rec, .last_good_read_usec = AT(0) };
@@ -968,10 +971,32 @@ static void test_no_temperatures_internal(void **state) {
         enable(&c, LOCK_TEMP_LOW_CHARGE, 10, 2);
         sup = new_sup(&c);
         run(sup, &in, AT(100), &r);
-        assert_true(is_active(&r, LOCK_INTERNAL));
-        assert_true(is_active(&r, LOCK_TEMP_LOW_CHARGE));  /* never decided: no data = locked */
+        assert_false(is_active(&r, LOCK_INTERNAL));
+        assert_true(is_active(&r, LOCK_TEMP_LOW_CHARGE));
         assert_false(is_active(&r, LOCK_CELL_LOW));
-        assert_false(r.feed_watchdog);
+        assert_true(r.feed_watchdog);
+        assert_int_equal(r.no_temperature_battery, 0);
+        for (size_t i = 0; i < r.n_locks; i++)
+                if (r.locks[i].id == LOCK_TEMP_LOW_CHARGE) {
+                        assert_string_equal(r.locks[i].reason, "no temperature sensor");
+                        assert_int_equal(r.locks[i].battery, 0);
+                }
+
+        /* A second battery with a warm sensor cannot clear it: the first is still unknown. */
+        struct battery_record warm = record(3.3, 3.3, 25, 25);
+        struct supervisor_battery two[2] = { bat, { .record = &warm, .last_good_read_usec = AT(100) } };
+        in.batteries = two;
+        in.n_batteries = 2;
+        run(sup, &in, AT(101), &r);
+        assert_true(is_active(&r, LOCK_TEMP_LOW_CHARGE));
+        assert_true(r.feed_watchdog);
+
+        /* Once it reports a temperature it is judged afresh (no hysteresis from the held state). */
+        rec.n_temps = 1;
+        rec.temps_c[0] = 10.5;
+        run(sup, &in, AT(102), &r);
+        assert_false(is_active(&r, LOCK_TEMP_LOW_CHARGE));
+        assert_int_equal(r.no_temperature_battery, SIZE_MAX);
         supervisor_free(sup);
 }
 
@@ -996,7 +1021,7 @@ int main(void) {
                 cmocka_unit_test(test_change_flags),
                 cmocka_unit_test(test_watchdog),
                 cmocka_unit_test(test_bad_record_internal),
-                cmocka_unit_test(test_no_temperatures_internal),
+                cmocka_unit_test(test_no_temperatures_lock_not_fatal),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
