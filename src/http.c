@@ -400,7 +400,7 @@ struct http_server *http_server_free(struct http_server *s) {
         return NULL;
 }
 
-int http_server_new(struct manager *m, struct http_server **ret) {
+int http_server_new(struct manager *m, int bind_log_level, struct http_server **ret) {
         const struct config_http *c = &manager_get_config(m)->http;
         sd_event *e = manager_get_event(m);
         struct http_server *s;
@@ -440,8 +440,8 @@ int http_server_new(struct manager *m, struct http_server **ret) {
                                      MHD_OPTION_END);
         if (!s->daemon) {
                 r = errno > 0 ? -errno : -EADDRNOTAVAIL;
-                log_error_errno(r, SENDER, "Cannot listen on %s%s%s:%u: %m", ipv6 ? "[" : "", c->listen_host,
-                                ipv6 ? "]" : "", c->listen_port);
+                log_full_errno(bind_log_level, r, SENDER, "Cannot listen on %s%s%s:%u: %m", ipv6 ? "[" : "",
+                               c->listen_host, ipv6 ? "]" : "", c->listen_port);
                 goto fail;
         }
         info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);

@@ -28,6 +28,7 @@
 #define TICK_USEC USEC_PER_SEC
 #define SAFE_STATE_TIMEOUT_USEC (10ULL * USEC_PER_SEC)
 #define SAFE_STATE_POLL_USEC (50ULL * 1000ULL)
+#define HTTP_RETRY_USEC (30ULL * USEC_PER_SEC)
 
 struct manager {
         sd_event *event;
@@ -48,6 +49,7 @@ struct manager {
         sd_event_source *tick;
         sd_event_source *energy_timer;
         sd_event_source *shutdown_timer;
+        sd_event_source *http_retry; /* while the status page cannot listen */
 
         uint64_t start_usec;
         uint64_t shutdown_deadline_usec;
@@ -158,6 +160,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->tick);
         sd_event_source_disable_unref(m->energy_timer);
         sd_event_source_disable_unref(m->shutdown_timer);
+        sd_event_source_disable_unref(m->http_retry);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m);
@@ -388,6 +391,19 @@ static int setup_devices(struct manager *m) {
         return 0;
 }
 
+static int on_http_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        if (m->shutting_down)
+                return 0;
+        if (http_server_new(m, LOG_DEBUG, &m->http_server) >= 0) {
+                m->http_retry = sd_event_source_disable_unref(m->http_retry);
+                return 0;
+        }
+        (void) sd_event_source_set_time(s, usec + HTTP_RETRY_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 int manager_start(struct manager *m) {
         int r;
 
@@ -414,10 +430,15 @@ int manager_start(struct manager *m) {
         r = setup_devices(m);
         if (r < 0)
                 return r;
-        if (m->config->http.enabled) {
-                r = http_server_new(m, &m->http_server);
+        if (m->config->http.enabled && http_server_new(m, LOG_ERR, &m->http_server) < 0) {
+                /* Not a reason to stop controlling the battery, nor to exit: a restart
+                 * would meet the same address (not up yet at boot, or not this host's). */
+                log_error(SENDER, "The status page stays off; trying again every %llu s",
+                          HTTP_RETRY_USEC / USEC_PER_SEC);
+                r = sd_event_add_time_relative(m->event, &m->http_retry, CLOCK_MONOTONIC, HTTP_RETRY_USEC,
+                                               USEC_PER_SEC, on_http_retry, m);
                 if (r < 0)
-                        return r; /* logged with the address and the reason */
+                        return log_error_errno(r, SENDER, "Failed to add the HTTP retry timer: %m");
         }
 
         /* 1 ms accuracy: the tick also measures how late the loop runs. */

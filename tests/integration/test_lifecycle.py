@@ -116,6 +116,36 @@ class Lifecycle(HbTestCase):
         self.assertEqual(log.count("Unknown mode"), 5, log)
         self.assertIsNone(self.d.proc.poll())
 
+    def test_status_page_address_in_use(self):
+        """The status page's address taken by someone else used to end the start with exit 1, on
+        every start. Now the daemon runs (one error line) and the page comes up once it can."""
+        import socket
+        import urllib.request
+        import hbtest
+        blocker = socket.socket()
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        self._hb_stops.append(blocker.close)
+        self.b = self.broker()
+        self.rec = self.recorder(self.b.port, "hbtest/#")
+        self.d = self.daemon(base_config(self.b.port, http={"listen": "127.0.0.1:%d" % port}))
+        self.rec.wait("hbtest/status", b"online")
+        time.sleep(1)
+        self.assertIsNone(self.d.proc.poll(), "the daemon exited")
+        self.assertEqual(self.d.logtext().count("The status page stays off"), 1)
+        blocker.close()
+
+        def page_up():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/api/status" % port, timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        wait_for(page_up, 40, interval=0.5, what="the status page after the port was freed")
+        self.assertEqual(self.d.logtext().count("Cannot listen on"), 1)
+
     def test_broker_down_at_start_then_up(self):
         import hbtest
         port = hbtest.free_port()
