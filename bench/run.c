@@ -15,8 +15,8 @@
 #include "config.h"
 #include "control.h"
 #include "dtu-sync.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC UINT64_C(1000000)
 /* Virtual time starts here, not at 0: the control core treats 0 as "never". */
 #define EPOCH_S UINT64_C(1000)
 

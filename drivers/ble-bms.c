@@ -9,8 +9,8 @@
 #include "ble-bms.h"
 #include "homebattery/log.h"
 #include "homebattery/transport.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000ULL
 /* Whatever happens inside, a read ends within this. */
 #define READ_MAX_USEC (60 * USEC_PER_SEC)
 

@@ -14,8 +14,8 @@
 
 #include "bms-decode.h"
 #include "homebattery/cleanup.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC UINT64_C(1000000)
 #define UUID16(x) "0000" x "-0000-1000-8000-00805f9b34fb"
 #define BMS_STEPS_MAX 2
 

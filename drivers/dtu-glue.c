@@ -36,7 +36,7 @@ int dtu_glue_new(struct device *d, const void *config, void **ret) {
         g->config = c;
         g->kind = kind;
         /* A dead DTU fails a read every ~17 s: a few lines, not a flood. */
-        g->rl = RATELIMIT_INIT(300 * DTU_USEC_PER_SEC, 5);
+        g->rl = RATELIMIT_INIT(300 * USEC_PER_SEC, 5);
         dtu_sync_init(&g->sync, c->lut);
         if (asprintf(&g->url_base, "http://%s%s%s:%u", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port) < 0) {
                 g->url_base = NULL; /* undefined after a failed asprintf() */

@@ -12,18 +12,18 @@
 #include "homebattery/energy.h"
 #include "homebattery/device.h"
 #include "homebattery/lut.h"
+#include "homebattery/time-util.h"
 
-#define DTU_USEC_PER_SEC 1000000ULL
-#define DTU_TICK_USEC (1 * DTU_USEC_PER_SEC)
+#define DTU_TICK_USEC (1 * USEC_PER_SEC)
 /* Read at least this often even when everything is synced. */
-#define DTU_READ_MAX_AGE_USEC (30 * DTU_USEC_PER_SEC)
+#define DTU_READ_MAX_AGE_USEC (30 * USEC_PER_SEC)
 /* How long a command gets to take effect before the next one. */
-#define DTU_WAIT_SWITCH_USEC (30 * DTU_USEC_PER_SEC)
-#define DTU_WAIT_RESTART_USEC (60 * DTU_USEC_PER_SEC)
-#define DTU_WAIT_LIMIT_USEC (30 * DTU_USEC_PER_SEC)
+#define DTU_WAIT_SWITCH_USEC (30 * USEC_PER_SEC)
+#define DTU_WAIT_RESTART_USEC (60 * USEC_PER_SEC)
+#define DTU_WAIT_LIMIT_USEC (30 * USEC_PER_SEC)
 /* After a command got no answer or was refused: the transport already
  * retried it, so do not hammer the DTU. */
-#define DTU_RETRY_USEC (10 * DTU_USEC_PER_SEC)
+#define DTU_RETRY_USEC (10 * USEC_PER_SEC)
 
 /* The inverter's state as the DTU reports it, already mapped. */
 enum dtu_state {

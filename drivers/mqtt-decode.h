@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "homebattery/device.h"
+#include "homebattery/time-util.h"
 
 enum consumption_format {
         CONSUMPTION_FORMAT_AUTO,
@@ -23,7 +24,7 @@ int consumption_decode(enum consumption_format format, const char *json_path, co
                        int *ret_w, const char **ret_reason);
 
 /* Parts older than this are dropped and the record starts again. */
-#define MQTT_BATTERY_PART_MAX_AGE_USEC (10ULL * 1000000ULL)
+#define MQTT_BATTERY_PART_MAX_AGE_USEC (10ULL * USEC_PER_SEC)
 
 struct mqtt_battery_assembler {
         unsigned cells_count;

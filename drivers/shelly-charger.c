@@ -15,8 +15,8 @@
 #include "homebattery/log.h"
 #include "homebattery/transport.h"
 #include "shelly-decode.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000ULL
 /* The device switches itself off this long after the last on-command. */
 #define AUTO_OFF_S 300
 #define RENEW_USEC (115 * USEC_PER_SEC)

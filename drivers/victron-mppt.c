@@ -28,8 +28,8 @@
 #include "homebattery/transport.h"
 #include "vedirect.h"
 #include "victron-config.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000ULL
 #define BAUD 19200
 /* VE.Direct HEX: no answer within 2 s means the command failed. */
 #define ECHO_TIMEOUT_USEC (2 * USEC_PER_SEC)

@@ -7,8 +7,8 @@
 
 #include "class.h"
 #include "homebattery/log.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000ULL
 /* Pause between two serialized (BLE) reads: lets BlueZ settle. */
 #define SERIAL_PAUSE_USEC (3ULL * USEC_PER_SEC)
 /* A driver must always answer; this only guards against one that never does. */

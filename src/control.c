@@ -13,8 +13,8 @@
 #include "control.h"
 #include "homebattery/log.h"
 #include "netzero.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000ULL
 
 struct control_device {
         struct control *ctl;

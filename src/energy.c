@@ -5,8 +5,8 @@
 #include <time.h>
 
 #include "homebattery/energy.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000ULL
 
 uint64_t energy_next_report_usec(uint64_t realtime_usec) {
         time_t now = (time_t) (realtime_usec / USEC_PER_SEC);

@@ -22,9 +22,9 @@
 #include "outputs-mqtt.h"
 #include "transport-ble.h"
 #include "transport-http.h"
+#include "homebattery/time-util.h"
 
 #define SENDER "main"
-#define USEC_PER_SEC 1000000ULL
 #define TICK_USEC USEC_PER_SEC
 #define SAFE_STATE_TIMEOUT_USEC (10ULL * USEC_PER_SEC)
 #define SAFE_STATE_POLL_USEC (50ULL * 1000ULL)

@@ -12,23 +12,24 @@
 
 #include "homebattery/log.h"
 #include "mqtt.h"
+#include "homebattery/time-util.h"
 
 #define SENDER "mqtt"
-#define BACKOFF_MIN_USEC (1ULL * 1000000ULL)
+#define BACKOFF_MIN_USEC (1ULL * USEC_PER_SEC)
 /* 29 s, not 30: with the connect itself, a broker that returns right after a
  * failed attempt is reached again within 30 s. */
-#define BACKOFF_MAX_USEC (29ULL * 1000000ULL)
+#define BACKOFF_MAX_USEC (29ULL * USEC_PER_SEC)
 /* A TCP connect to a host that drops SYNs takes minutes to fail by itself. */
-#define CONNECT_TIMEOUT_USEC (10ULL * 1000000ULL)
-#define MISC_INTERVAL_USEC (1000000ULL)
+#define CONNECT_TIMEOUT_USEC (10ULL * USEC_PER_SEC)
+#define MISC_INTERVAL_USEC (USEC_PER_SEC)
 /* MQTT v5 reason code of a DISCONNECT sent because another client connected
  * with the same client id. */
 #define REASON_SESSION_TAKEN_OVER 0x8e
 /* Brokers that do not say why: a connection lost this soon after its CONNACK,
  * this many times in a row, is taken for the same pattern. */
-#define SHORT_CONNECTION_USEC (5ULL * 1000000ULL)
+#define SHORT_CONNECTION_USEC (5ULL * USEC_PER_SEC)
 #define SHORT_CONNECTIONS_MAX 3
-#define TAKEOVER_LOG_INTERVAL_USEC (600ULL * 1000000ULL)
+#define TAKEOVER_LOG_INTERVAL_USEC (600ULL * USEC_PER_SEC)
 
 struct subscription {
         char *pattern;
@@ -154,7 +155,7 @@ static void drop_connection(struct mqtt *m, int error) {
                         m->cb.disconnected(m->userdata);
         } else if (ratelimit_below(&m->fail_rl, now_usec(m)))
                 log_warning_errno(error, SENDER, "Cannot connect to %s:%u: %m (retrying in %llu s)", m->host,
-                                  m->port, (unsigned long long) (m->backoff_usec / 1000000ULL));
+                                  m->port, (unsigned long long) (m->backoff_usec / USEC_PER_SEC));
         /* Make sure libmosquitto's socket is closed before the next attempt. */
         mosquitto_disconnect(m->mosq);
         schedule_retry(m);
@@ -339,7 +340,7 @@ int mqtt_new(sd_event *e, const struct mqtt_settings *s, const struct mqtt_callb
         m->port = s->port;
         m->keepalive_s = s->keepalive_s ? s->keepalive_s : 30;
         m->backoff_usec = BACKOFF_MIN_USEC;
-        m->fail_rl = RATELIMIT_INIT(60ULL * 1000000ULL, 3);
+        m->fail_rl = RATELIMIT_INIT(60ULL * USEC_PER_SEC, 3);
         m->disconnect_reason = -1;
         m->takeover_rl = RATELIMIT_INIT(TAKEOVER_LOG_INTERVAL_USEC, 1);
         m->client_id = strdup(s->client_id ? s->client_id : "");

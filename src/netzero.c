@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "netzero.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC UINT64_C(1000000)
 
 /* One more than the span: update appends before it evicts. */
 #define WINDOW_CAPACITY (NETZERO_TIME_SPAN_MAX_S + 1u)

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "supervisor.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC UINT64_C(1000000)
 #define STARTUP_USEC (60 * USEC_PER_SEC)
 /* Far above any sane setting (config.md allows at most 86400 s, 5 V, 100 °C); keeps every
  * conversion to integer units far away from overflow. */

@@ -16,9 +16,9 @@
 #include "bluez-objects.h"
 #include "homebattery/log.h"
 #include "transport-ble.h"
+#include "homebattery/time-util.h"
 
 #define SENDER "bluetooth"
-#define USEC_PER_SEC 1000000ULL
 #define T_OBJECTS (5 * USEC_PER_SEC)
 #define T_DISCOVERY (15 * USEC_PER_SEC)
 #define T_CONNECT (20 * USEC_PER_SEC)

@@ -10,9 +10,8 @@
 
 #include "homebattery/log.h"
 #include "transport-http.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_MSEC 1000ULL
-#define USEC_PER_SEC 1000000ULL
 
 struct http_client {
         sd_event *event;

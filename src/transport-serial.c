@@ -15,8 +15,8 @@
 
 #include "homebattery/log.h"
 #include "transport-serial.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000ULL
 #define REOPEN_USEC (3 * USEC_PER_SEC)
 #define OUT_MAX 256
 

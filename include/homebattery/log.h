@@ -11,6 +11,7 @@
 #include <syslog.h>
 
 #include "homebattery/cleanup.h"
+#include "homebattery/time-util.h"
 
 /* Logs a line; returns -abs(error) (or 0 when error is 0), so callers can
  * `return log_error_errno(r, ...)`. With error != 0, %m expands to strerror(error). */
@@ -56,7 +57,7 @@ bool ratelimit_check(struct ratelimit *rl, uint64_t now_usec, unsigned *ret_supp
  * a minute per limiter (one per topic), then one "N more suppressed" line
  * when the next is let through. */
 #define INPUT_WARN_BURST 5
-#define INPUT_WARN_RATELIMIT RATELIMIT_INIT(60ULL * 1000000ULL, INPUT_WARN_BURST)
+#define INPUT_WARN_RATELIMIT RATELIMIT_INIT(60ULL * USEC_PER_SEC, INPUT_WARN_BURST)
 #define log_input_warning(rl, now_usec, sender, topic, ...)                                                     \
         do {                                                                                                   \
                 unsigned _n;                                                                                   \

@@ -20,7 +20,7 @@
 #include "dtu-decode.h"
 #include "dtu-sync.h"
 
-#define SEC DTU_USEC_PER_SEC
+#define SEC USEC_PER_SEC
 
 /* ---- AhoyDTU decoding ---- */
 

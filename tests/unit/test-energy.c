@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "homebattery/energy.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC UINT64_C(1000000)
 #define SEC(s) ((uint64_t) (s) * USEC_PER_SEC)
 #define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
