@@ -32,6 +32,9 @@ hb_build() {
         shift
         if [ ! -f "$dir/build.ninja" ]; then
                 meson setup "$dir" "$@" >/dev/null
+        elif [ $# -gt 0 ]; then
+                # An existing tree takes the options of today's script.
+                meson configure "$dir" "$@" >/dev/null
         fi
         ninja -C "$dir" >/dev/null
 }
