@@ -97,6 +97,7 @@ static void on_message(void *userdata, const char *topic, const void *payload, s
 
         r = consumption_decode(mc->config->format, mc->config->json_path, payload, len, &w, &reason);
         if (r < 0) {
+                device_report_read(mc->device, r, "payload");
                 if (ratelimit_below(&mc->rl, device_now_usec(mc->device)))
                         log_warning(device_get_name(mc->device), "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
                 return;

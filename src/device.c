@@ -122,6 +122,15 @@ void device_report_consumption(struct device *d, int power_w) {
                 control_device_consumption(d->control, power_w, device_now_usec(d));
 }
 
+void device_report_read(struct device *d, int error, const char *step) {
+        if (!d->control)
+                return;
+        if (error < 0)
+                control_device_read_failed(d->control, device_now_usec(d), error, step);
+        else
+                control_device_read_ok(d->control, device_now_usec(d));
+}
+
 int transport_mqtt_subscribe(struct device *d, const char *pattern, int qos, transport_mqtt_handler handler,
                              void *userdata) {
         struct mqtt *mqtt = manager_get_mqtt(d->manager);

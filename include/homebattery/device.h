@@ -65,3 +65,9 @@ void device_report_power(struct device *d, enum device_class c, int power_w);
 void device_report_battery(struct device *d, const struct battery_record *r);
 void device_report_read_failed(struct device *d, int error, const char *step);
 void device_report_consumption(struct device *d, int power_w);
+/* Devices that are not batteries (a battery's read ends with
+ * device_report_battery() or _read_failed()): the outcome of each exchange
+ * with the device, for its "last good read", failure count and last error
+ * (status page, /api/status). 0: good data came; < 0: it failed at `step`.
+ * Nothing is logged here: the driver logs failures itself, rate-limited. */
+void device_report_read(struct device *d, int error, const char *step);

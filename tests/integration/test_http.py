@@ -211,6 +211,7 @@ class Http(HbTestCase):
         self.assertEqual(m1["consumption_w"], 331)
         self.assertLess(m1["last_good_read_age_s"], 5)
         self.assertEqual(m1["status"], {})
+        self.assertEqual(m1["read_failures"], 0)
 
         self.assertEqual(s["netzero"], {"enabled": False, "commands": 0, "last_evaluation": None})
         self.assertTrue(s["mqtt"]["connected"])
@@ -218,6 +219,12 @@ class Http(HbTestCase):
         self.assertEqual(set(s["loop_latency_ms"]), {"last", "max", "max_minute"})
         self.assertLess(s["loop_latency_ms"]["max"], 1000)
         self.assert_no_secret(TOKEN, MQTT_PASSWORD)
+        # A meter value that does not decode is a failed read.
+        self.rec.publish("meter/one", b"lots")
+        m1 = {d["name"]: d for d in self.wait_status(
+            lambda s: s["devices"][1]["read_failures"] == 1, "a failed meter read")["devices"]}["meter1"]
+        self.assertEqual(m1["last_error"], "payload: Bad message")
+        self.assertEqual(m1["consumption_w"], 331)
 
     def test_locks_in_status_and_metrics(self):
         self.start(supervisor={"cell_low": {"enabled": True, "threshold": 3.295, "hysteresis": 0.05}})
