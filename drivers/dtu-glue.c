@@ -137,13 +137,17 @@ void dtu_glue_read_done(struct dtu_glue *g, int error, const char *refusal, cons
                 log_debug(dtu_glue_name(g), "Read: %s, limit %s%s", dtu_state_to_string(rd->state), limit,
                           rd->limit_ack ? "" : g->kind->unacked);
         }
+        device_report_read(g->device, error, "state read");
         dtu_sync_read_done(&g->sync, dtu_glue_now(g), error, error < 0 ? NULL : rd);
         report(g);
 }
 
 void dtu_glue_command_done(struct dtu_glue *g, int error, const char *what, const char *refusal) {
-        if (error < 0 && what)
-                dtu_glue_warn(g, error, what, refusal);
+        if (error < 0) {
+                device_report_read(g->device, error, "command");
+                if (what)
+                        dtu_glue_warn(g, error, what, refusal);
+        }
         dtu_sync_command_done(&g->sync, dtu_glue_now(g), error);
         report(g);
 }

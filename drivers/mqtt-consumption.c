@@ -106,6 +106,7 @@ static void on_message(void *userdata, const char *topic, const void *payload, s
 
         r = consumption_decode(mc->config->format, mc->config->json_path, payload, len, &w, &reason);
         if (r < 0) {
+                device_report_read(mc->device, r, "payload");
                 log_input_warning(&mc->rl, device_now_usec(mc->device), device_get_name(mc->device), topic,
                                   "Ignoring %zu byte(s) on %s: %s", len, topic, reason);
                 return;

@@ -125,17 +125,21 @@ static bool ok(const struct http_response *r) {
         return r->error == 0 && r->status >= 200 && r->status < 300;
 }
 
+static bool denied(const struct http_response *r) {
+        return r->status == 401 || r->status == 403;
+}
+
 /* No answer, an HTTP error, or (r is ok) an answer that did not decode. */
 static void fail(struct shelly *s, const struct http_response *r, const char *what) {
+        device_report_read(s->device, r->error < 0 ? r->error : !ok(r) ? (denied(r) ? -EACCES : -EPROTO) : -EBADMSG,
+                           what);
         if (ratelimit_below(&s->rl, now(s))) {
-                bool denied = r->status == 401 || r->status == 403;
-
                 if (r->error < 0)
                         log_warning_errno(r->error, s->name, "%s failed after %u attempt(s): %m", what,
                                           r->attempt);
                 else if (!ok(r))
                         log_warning(s->name, "%s failed after %u attempt(s): HTTP %ld%s", what, r->attempt,
-                                    r->status, denied ? " (check user and password)" : "");
+                                    r->status, denied(r) ? " (check user and password)" : "");
                 else
                         log_warning(s->name, "%s failed: unexpected answer (%zu bytes, not a Shelly's JSON)",
                                     what, r->size);
@@ -154,6 +158,7 @@ static void update_energy(struct shelly *s, const struct shelly_state *st) {
 }
 
 static void got_state(struct shelly *s, const struct shelly_state *st) {
+        device_report_read(s->device, 0, NULL);
         s->state.on = st->on;
         s->state_known = true;
         if (st->has_power) {

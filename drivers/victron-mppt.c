@@ -141,6 +141,7 @@ static void on_stale(void *userdata) {
         struct victron *v = userdata;
 
         log_warning(v->name, "No valid data from the charger for %llu s", STALE_USEC / USEC_PER_SEC);
+        device_report_read(v->device, -ETIMEDOUT, "data");
         lost_data(v);
 }
 
@@ -306,6 +307,7 @@ static void on_block(void *userdata, const struct vedirect_block *b) {
         struct victron *v = userdata;
         struct vedirect_mppt m;
 
+        device_report_read(v->device, 0, NULL);
         vedirect_decode_mppt(b, &m);
         log_changes(v, b, &m);
         vedirect_mppt_merge(&v->last, &m);
@@ -341,10 +343,13 @@ static void on_parse_error(void *userdata, int error, const char *reason) {
         struct victron *v = userdata;
 
         /* The first block after opening is usually cut: we joined mid-block. */
-        if (v->bad_blocks++ == 0 && !v->have_block)
+        if (v->bad_blocks++ == 0 && !v->have_block) {
                 log_debug(v->name, "Dropped a partial block (%s)", reason);
-        else if (ratelimit_below(&v->rl_bad, now(v)))
+                return;
+        }
+        if (ratelimit_below(&v->rl_bad, now(v)))
                 log_warning_errno(error, v->name, "Dropped a block: %s", reason);
+        device_report_read(v->device, error < 0 ? error : -EBADMSG, "block");
 }
 
 static const struct vedirect_handlers handlers = {
@@ -389,6 +394,7 @@ static void on_closed(void *userdata, int error) {
                 v->command_due = true;
                 v->tries = 0;
         }
+        device_report_read(v->device, error < 0 ? error : -EIO, "serial port");
         lost_data(v);
 }
 

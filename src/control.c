@@ -436,6 +436,13 @@ void control_device_read_failed(struct control_device *d, uint64_t now_usec, int
                  strerror(error < 0 ? -error : error));
 }
 
+void control_device_read_ok(struct control_device *d, uint64_t now_usec) {
+        /* A battery's last good read is its last record (battery_offline). */
+        if (d->member.drv->classes & CLASS_BIT(DEVICE_CLASS_BATTERY))
+                return;
+        d->member.last_good_read_usec = now_usec ? now_usec : 1;
+}
+
 void control_device_consumption(struct control_device *d, int power_w, uint64_t now_usec) {
         struct control *ctl = d->ctl;
         struct class_member *m = member(d);

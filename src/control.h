@@ -46,6 +46,8 @@ void control_device_status(struct control_device *d, enum device_class c, enum d
 void control_device_power(struct control_device *d, enum device_class c, int power_w, uint64_t now_usec);
 void control_device_battery(struct control_device *d, const struct battery_record *r, uint64_t now_usec);
 void control_device_read_failed(struct control_device *d, uint64_t now_usec, int error, const char *step);
+/* A good read of a device that is not a battery. */
+void control_device_read_ok(struct control_device *d, uint64_t now_usec);
 void control_device_consumption(struct control_device *d, int power_w, uint64_t now_usec);
 
 /* Counters and last values for the status line, logs and the HTTP API. */

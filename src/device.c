@@ -25,6 +25,7 @@ enum report_kind {
         REPORT_BATTERY,
         REPORT_READ_FAILED,
         REPORT_CONSUMPTION,
+        REPORT_READ,
 };
 
 struct report {
@@ -172,6 +173,12 @@ static int on_deliver(sd_event_source *s, void *userdata) {
                 case REPORT_CONSUMPTION:
                         control_device_consumption(e->control, rp->value, now);
                         break;
+                case REPORT_READ:
+                        if (rp->value < 0)
+                                control_device_read_failed(e->control, now, rp->value, rp->step[0] ? rp->step : NULL);
+                        else
+                                control_device_read_ok(e->control, now);
+                        break;
                 }
                 free(rp);
         }
@@ -221,6 +228,13 @@ static void host_report_consumption(struct device *d, int power_w) {
         queue_report(d, &(struct report) { .kind = REPORT_CONSUMPTION, .value = power_w });
 }
 
+static void host_report_read(struct device *d, int error, const char *step) {
+        struct report rp = { .kind = REPORT_READ, .value = error };
+
+        snprintf(rp.step, sizeof(rp.step), "%s", step ? step : "");
+        queue_report(d, &rp);
+}
+
 static const struct host_ops daemon_host_ops = {
         .version = HOST_OPS_VERSION,
         .now_usec = host_now_usec,
@@ -244,6 +258,7 @@ static const struct host_ops daemon_host_ops = {
         .report_battery = host_report_battery,
         .report_read_failed = host_report_read_failed,
         .report_consumption = host_report_consumption,
+        .report_read = host_report_read,
 };
 
 static void entry_free(struct device_entry *e) {

@@ -103,7 +103,9 @@ static struct json_object *battery_json(const struct battery_record *r) {
 static struct json_object *device_json(const struct http_view *v, const struct control_device_info *d) {
         struct json_object *j = json_object_new_object(), *status = json_object_new_object(),
                            *power = json_object_new_object();
-        uint64_t last_good = 0;
+        /* Every driver: its last good read; a meter: its last value. */
+        uint64_t last_good = d->last_good_read_usec > d->last_arrival_usec ? d->last_good_read_usec
+                                                                           : d->last_arrival_usec;
 
         add(j, "name", jstring(d->name));
         add(j, "driver", jstring(d->driver));
@@ -120,13 +122,9 @@ static struct json_object *device_json(const struct http_view *v, const struct c
         if (d->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)) {
                 add(j, "battery", d->record ? battery_json(d->record) : NULL);
                 add(j, "forwarded", json_object_new_boolean(d->forwarded));
-                last_good = d->last_good_read_usec;
         }
-        if (d->classes & CLASS_BIT(DEVICE_CLASS_CONSUMPTION)) {
+        if (d->classes & CLASS_BIT(DEVICE_CLASS_CONSUMPTION))
                 add(j, "consumption_w", jpower(d->heard, d->consumption_w));
-                if (d->last_arrival_usec > last_good)
-                        last_good = d->last_arrival_usec;
-        }
         add(j, "last_good_read_age_s", jage(v, last_good));
         add(j, "read_failures", json_object_new_int64(d->read_failures));
         add(j, "last_error", jstring(d->last_error));

@@ -32,9 +32,23 @@
 #define USEC_PER_MSEC 1000ULL
 
 #define HTTP_BODY_MAX 1024u
-#define HTTP_CONNECTIONS_MAX 16u
+/* Slow clients (docs/http.md "Errors and limits"): one address holds at most
+ * as many connections as a browser opens to one server, so it takes more than
+ * ten addresses to take every connection; and even then each must complete
+ * its request within HTTP_REQUEST_TIMEOUT_USEC, so a waiting client gets a
+ * free connection within that time. */
+#define HTTP_CONNECTIONS_MAX 64u
+#define HTTP_CONNECTIONS_PER_IP 6u
+/* libmicrohttpd's timeout: since the last byte sent or received. */
 #define HTTP_CONNECTION_TIMEOUT_S 10u
-/* Request line and headers of one connection must fit (MHD answers 431/414 beyond). */
+/* Ours: since the connection opened or its last answer, until the request
+ * (line, headers, body) is in. libmicrohttpd's own timeout restarts with
+ * every byte, so a client trickling a header line a second would keep its
+ * connection for ever. */
+#define HTTP_REQUEST_TIMEOUT_S 5u
+#define HTTP_REQUEST_TIMEOUT_USEC (HTTP_REQUEST_TIMEOUT_S * USEC_PER_SEC)
+/* Per connection. Request line and headers must fit in about half of it
+ * (MHD answers 431/414 beyond); 64 connections take at most 2 MiB. */
 #define HTTP_CONNECTION_MEMORY 32768u
 /* The charts: one sample every 10 s for 6 hours. */
 #define HISTORY_INTERVAL_S 10u
@@ -49,6 +63,13 @@
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " \
         "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+/* A connection, for the request timeout. */
+struct http_conn {
+        struct MHD_Connection *connection; /* NULL: slot free */
+        bool waiting;                      /* for (the rest of) a request */
+        uint64_t waiting_since_usec;
+};
+
 struct http_server {
         struct manager *manager;
         struct MHD_Daemon *daemon;
@@ -56,8 +77,9 @@ struct http_server {
         struct http_history *history;
         const char *token; /* owned by the config; NULL: changes are refused */
         size_t token_len;
-        struct ratelimit refused_log;
+        struct ratelimit refused_log, slow_log;
         bool at_limit; /* every connection slot was taken after the last MHD_run() */
+        struct http_conn conns[HTTP_CONNECTIONS_MAX];
 };
 
 /* Per request: the body, collected up to the limit. */
@@ -66,6 +88,49 @@ struct request {
         bool too_large;
         char body[HTTP_BODY_MAX + 1];
 };
+
+/* ---- Connections: the request timeout ---- */
+
+static uint64_t loop_now(struct http_server *s) {
+        uint64_t now = 0;
+
+        (void) sd_event_now(manager_get_event(s->manager), CLOCK_MONOTONIC, &now);
+        return now;
+}
+
+static struct http_conn *conn_of(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+static void conn_wait(struct http_server *s, struct http_conn *conn) {
+        if (!conn)
+                return;
+        conn->waiting = true;
+        conn->waiting_since_usec = loop_now(s);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        struct http_server *s = cls;
+        struct http_conn *conn = *socket_context;
+
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                if (conn)
+                        *conn = (struct http_conn) {};
+                *socket_context = NULL;
+                return;
+        }
+        /* libmicrohttpd never holds more connections than there are slots;
+         * without one a connection only has libmicrohttpd's timeout. */
+        for (size_t i = 0; i < HTTP_CONNECTIONS_MAX; i++)
+                if (!s->conns[i].connection) {
+                        s->conns[i].connection = c;
+                        conn_wait(s, &s->conns[i]);
+                        *socket_context = &s->conns[i];
+                        return;
+                }
+}
 
 /* ---- Responses ---- */
 
@@ -82,6 +147,10 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
                         free(body);
                 return MHD_NO;
         }
+        /* Answered: the request timeout starts again once it is sent. */
+        struct http_conn *conn = conn_of(c);
+        if (conn)
+                conn->waiting = false;
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         (void) MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -296,6 +365,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
         free(*con_cls);
         *con_cls = NULL;
+        /* Kept alive: the next request has the same time to arrive. */
+        conn_wait(cls, conn_of(c));
 }
 
 /* libmicrohttpd's own messages (connection limit, timeouts, bind errors): they never contain headers. */
@@ -319,9 +390,40 @@ static unsigned connections(struct http_server *s) {
         return info ? info->num_connections : 0;
 }
 
+/* Ends the connections whose request is overdue; returns when the next one
+ * is due (UINT64_MAX: none waits). */
+static uint64_t close_slow(struct http_server *s, uint64_t now) {
+        uint64_t next = UINT64_MAX;
+        char addr[INET6_ADDRSTRLEN];
+
+        for (size_t i = 0; i < HTTP_CONNECTIONS_MAX; i++) {
+                struct http_conn *conn = &s->conns[i];
+                if (!conn->connection || !conn->waiting)
+                        continue;
+                uint64_t due = conn->waiting_since_usec + HTTP_REQUEST_TIMEOUT_USEC;
+                if (due > now) {
+                        if (due < next)
+                                next = due;
+                        continue;
+                }
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(conn->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (ratelimit_below(&s->slow_log, now))
+                        log_notice(SENDER, "Closing a connection from %s: no complete request within %u s",
+                                   client_address(conn->connection, addr, sizeof(addr)), HTTP_REQUEST_TIMEOUT_S);
+                /* libmicrohttpd still owns the socket: it sees the end of the
+                 * stream, closes the connection and frees the slot. */
+                if (ci)
+                        (void) shutdown(ci->connect_fd, SHUT_RDWR);
+                conn->waiting = false;
+        }
+        return next;
+}
+
 static void run(struct http_server *s) {
         MHD_UNSIGNED_LONG_LONG timeout_ms;
-        uint64_t now = 0;
+        uint64_t now = loop_now(s), due, next_slow;
+        bool have_timeout;
 
         (void) MHD_run(s->daemon);
         /* At the connection limit libmicrohttpd takes its listening socket out
@@ -331,15 +433,17 @@ static void run(struct http_server *s) {
         if (s->at_limit && connections(s) < HTTP_CONNECTIONS_MAX)
                 (void) MHD_run(s->daemon);
         s->at_limit = connections(s) >= HTTP_CONNECTIONS_MAX;
-        if (MHD_get_timeout(s->daemon, &timeout_ms) != MHD_YES) {
+        next_slow = close_slow(s, now);
+        have_timeout = MHD_get_timeout(s->daemon, &timeout_ms) == MHD_YES;
+        if (!have_timeout && next_slow == UINT64_MAX) {
                 (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
                 return;
         }
         /* An hour is as good as "no timeout"; it also keeps the sum below from overflowing. */
-        if (timeout_ms > 3600ULL * 1000ULL)
+        if (!have_timeout || timeout_ms > 3600ULL * 1000ULL)
                 timeout_ms = 3600ULL * 1000ULL;
-        (void) sd_event_now(manager_get_event(s->manager), CLOCK_MONOTONIC, &now);
-        (void) sd_event_source_set_time(s->timer, now + timeout_ms * USEC_PER_MSEC);
+        due = now + timeout_ms * USEC_PER_MSEC;
+        (void) sd_event_source_set_time(s->timer, next_slow < due ? next_slow : due);
         (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }
 
@@ -421,6 +525,7 @@ int http_server_new(struct manager *m, int bind_log_level, struct http_server **
         s->token = c->token;
         s->token_len = c->token ? strlen(c->token) : 0;
         s->refused_log = RATELIMIT_INIT(60 * USEC_PER_SEC, 5);
+        s->slow_log = RATELIMIT_INIT(60 * USEC_PER_SEC, 5);
         r = http_history_new(HISTORY_SAMPLES, &s->history);
         if (r < 0) {
                 log_error_errno(r, SENDER, "Cannot allocate the history: %m");
@@ -434,9 +539,11 @@ int http_server_new(struct manager *m, int bind_log_level, struct http_server **
                                      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                                      MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
                                      MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_CONNECTIONS_MAX,
+                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) HTTP_CONNECTIONS_PER_IP,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_S,
                                      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_CONNECTION_MEMORY,
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                      MHD_OPTION_END);
         if (!s->daemon) {
                 r = errno > 0 ? -errno : -EADDRNOTAVAIL;

@@ -61,6 +61,9 @@ struct host_ops {
         void (*report_battery)(struct device *d, const struct battery_record *r);
         void (*report_read_failed)(struct device *d, int error, const char *step);
         void (*report_consumption)(struct device *d, int power_w);
+        /* Devices that are not batteries: the outcome of an exchange, for the
+         * device's last good read, failure count and last error. */
+        void (*report_read)(struct device *d, int error, const char *step);
 };
 
 static inline const char *device_get_name(const struct device *d) {
@@ -162,4 +165,13 @@ static inline void device_report_read_failed(struct device *d, int error, const 
 
 static inline void device_report_consumption(struct device *d, int power_w) {
         d->host->report_consumption(d, power_w);
+}
+
+/* Devices that are not batteries (a battery's read ends with
+ * device_report_battery() or _read_failed()): the outcome of each exchange
+ * with the device, for its "last good read", failure count and last error
+ * (status page, /api/status). 0: good data came; < 0: it failed at `step`.
+ * Nothing is logged here: the driver logs failures itself, rate-limited. */
+static inline void device_report_read(struct device *d, int error, const char *step) {
+        d->host->report_read(d, error, step);
 }

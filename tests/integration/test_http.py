@@ -3,16 +3,20 @@
 fields and values (an mqttBattery and an mqttConsumption fed by the test),
 /metrics parsed as the Prometheus text format, POST /api/mode with and without
 the token (and its answer on MQTT), the limits (400, 404, 405, 413, idle
-connections), /api/history, the page, the listening address, and that no
-token or password ever shows in a response or the log."""
+connections, slow clients from several loopback addresses), /api/history, the
+page, the listening address, and that no token or password ever shows in a
+response or the log."""
 import http.client
 import json
 import math
 import re
+import select
 import socket
 import struct
+import threading
 import time
 import unittest
+import urllib.request
 
 import hbtest
 from hbtest import HbTestCase, base_config, wait_for
@@ -207,6 +211,7 @@ class Http(HbTestCase):
         self.assertEqual(m1["consumption_w"], 331)
         self.assertLess(m1["last_good_read_age_s"], 5)
         self.assertEqual(m1["status"], {})
+        self.assertEqual(m1["read_failures"], 0)
 
         self.assertEqual(s["netzero"], {"enabled": False, "commands": 0, "last_evaluation": None})
         self.assertTrue(s["mqtt"]["connected"])
@@ -214,6 +219,12 @@ class Http(HbTestCase):
         self.assertEqual(set(s["loop_latency_ms"]), {"last", "max", "max_minute"})
         self.assertLess(s["loop_latency_ms"]["max"], 1000)
         self.assert_no_secret(TOKEN, MQTT_PASSWORD)
+        # A meter value that does not decode is a failed read.
+        self.rec.publish("meter/one", b"lots")
+        m1 = {d["name"]: d for d in self.wait_status(
+            lambda s: s["devices"][1]["read_failures"] == 1, "a failed meter read")["devices"]}["meter1"]
+        self.assertEqual(m1["last_error"], "payload: Bad message")
+        self.assertEqual(m1["consumption_w"], 331)
 
     def test_locks_in_status_and_metrics(self):
         self.start(supervisor={"cell_low": {"enabled": True, "threshold": 3.295, "hysteresis": 0.05}})
@@ -342,35 +353,148 @@ class Http(HbTestCase):
         self.assert_error(*self.request("POST", "/api/status", body=b"x"), 405)
         for path in ("/nope", "/api", "/api/status/", "/metrics.txt", "/index.html"):
             self.assert_error(*self.request("GET", path), 404)
+        # Request line and headers fit in about 16 KiB (half the connection's memory), else 431.
+        self.assertEqual(self.request("GET", "/api/status", headers={"Cookie": "a=" + "x" * 12000})[0], 200)
+        self.assertEqual(self.request("GET", "/api/status", headers={"Cookie": "a=" + "x" * 20000})[0], 431)
         # The query string is not part of the path.
         self.assertEqual(self.request("GET", "/api/status?x=1")[0], 200)
         self.assertEqual(self.get_json("/api/status")["mode"]["requested"], "idle")
         self.assert_no_secret(TOKEN)
 
+    # -- slow clients (docs/http.md "Errors and limits") --------------------------------------
+
+    def slow_client(self, source, line=b"X-Slow: 1\r\n"):
+        """A connection from source (a loopback address) that sends a request line and one header line,
+        never the end of the headers."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.settimeout(2)
+            s.bind((source, 0))
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n" + line)
+        except OSError:
+            s.close()
+            raise
+        return s
+
+    @staticmethod
+    def closed_by_server(socks):
+        """The sockets of socks the server has closed (end of stream or reset)."""
+        readable = select.select(socks, [], [], 0)[0]
+        closed = []
+        for s in readable:
+            try:
+                if s.recv(4096) == b"":
+                    closed.append(s)
+            except OSError:
+                closed.append(s)
+        return closed
+
+    def served_within(self, limit_s, what):
+        """A normal client (urllib, from 127.0.0.1) gets /api/status within limit_s; returns the time it took."""
+        t0 = time.monotonic()
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/status" % self.port, timeout=limit_s) as r:
+                self.assertEqual(r.status, 200)
+                json.loads(r.read())
+        except OSError as e:
+            self.fail("%s: /api/status not served within %.1f s (%s)" % (what, limit_s, e))
+        took = time.monotonic() - t0
+        self.assertLess(took, limit_s, what)
+        return took
+
+    def slowloris(self, sources, rounds, probe):
+        """Every source keeps its connections trickling one header line a second; a connection the server
+        closes is opened again at once (as an attacker would). probe(round) runs once a round.
+        Returns how many connections the server closed."""
+        conns = []  # [source, socket]
+        closed = 0
+        try:
+            for src in sources:
+                conns.append([src, self.slow_client(src)])
+            for n in range(rounds):
+                t_round = time.monotonic()
+                gone = self.closed_by_server([s for _, s in conns])
+                for c in conns:
+                    if c[1] not in gone:
+                        try:
+                            c[1].sendall(b"X-Slow-%d: %d\r\n" % (n, n))
+                            continue
+                        except OSError:
+                            pass
+                    closed += 1
+                    c[1].close()
+                    c[1] = self.slow_client(c[0])
+                probe(n)
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - t_round)))
+        finally:
+            for _, s in conns:
+                s.close()
+        return closed
+
     def test_idle_connections_do_not_block(self):
         self.start()
-        # Fill every connection slot (16) with a request that never ends.
+        # Requests that never end, from one address: it gets 6 connections
+        # (HTTP_CONNECTIONS_PER_IP), the others are closed at once.
         socks = []
-        for _ in range(16):
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=2)
-            s.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")
-            socks.append(s)
         try:
             t0 = time.monotonic()
+            for _ in range(10):
+                socks.append(self.slow_client("127.0.0.2"))
             # The loop goes on: an MQTT request is answered at once.
             self.rec.clear()
             self.rec.publish("hbtest/mode/set", b"protect")
             self.rec.wait("hbtest/mode/actual", b"protect", timeout=3)
-            # One more client waits until the server drops the idle ones (10 s timeout), then is served.
-            status, _, _ = self.request("GET", "/api/status")
-            self.assertEqual(status, 200)
-            self.assertGreater(time.monotonic() - t0, 7, "the connection limit did not hold")
-            for s in socks:
-                s.settimeout(2)
-                self.assertEqual(s.recv(1024), b"", "an idle connection was not closed")
+            refused = []
+            wait_for(lambda: refused.extend(self.closed_by_server([s for s in socks if s not in refused])) or
+                     len(refused) >= 4, 3, interval=0.1, what="the connections over the per-address limit closed")
+            time.sleep(0.5)
+            self.assertEqual(len(refused + self.closed_by_server([s for s in socks if s not in refused])), 4)
+            # Another address is served at once.
+            self.served_within(1.0, "beside 6 idle connections")
+            # The 6 held ones are closed by the request timeout (5 s).
+            held = [s for s in socks if s not in refused]
+            wait_for(lambda: refused.extend(self.closed_by_server([s for s in held if s not in refused])) or
+                     len(refused) == 10, 10, interval=0.1, what="the idle connections closed")
+            self.assertGreater(time.monotonic() - t0, 4, "closed before the request timeout")
+            self.d.wait_log("Closing a connection from 127.0.0.2: no complete request within 5 s")
         finally:
             for s in socks:
                 s.close()
+
+    def test_slowloris(self):
+        """40 connections from 8 addresses trickling one header line a second (libmicrohttpd's own timeout
+        restarts with every byte): a normal client is still served within 1 s, every round, for longer than
+        the request timeout, and the trickling connections are closed by it."""
+        self.start()
+        sources = ["127.0.0.%d" % (2 + k % 8) for k in range(40)]
+        took = []
+        closed = self.slowloris(sources, 9, lambda n: took.append(self.served_within(1.0, "round %d" % n)))
+        print("served in %.0f..%.0f ms during the attack; %d slow connections closed by the server" % (
+            min(took) * 1000, max(took) * 1000, closed))
+        # Each was closed after 5 s and opened again: at least once each.
+        self.assertGreaterEqual(closed, 40)
+        self.assertIsNone(self.d.proc.poll())
+
+    def test_slowloris_over_the_connection_limit(self):
+        """80 connections from 16 addresses: more than the 64 the server holds. A normal client waits in the
+        backlog, but gets a connection once the request timeout (5 s) closes the slow ones, although they
+        are opened again at once."""
+        self.start()
+        sources = ["127.0.0.%d" % (2 + k % 16) for k in range(80)]
+        took, failed = [], []
+
+        def client():
+            try:
+                took.append(self.served_within(8.0, "over the connection limit"))
+            except AssertionError as e:
+                failed.append(str(e))
+        th = threading.Thread(target=client)
+        self.slowloris(sources, 10, lambda n: th.start() if n == 1 else None)
+        th.join(10)
+        self.assertEqual(failed, [])
+        print("served after %.1f s with 80 slow connections" % took[0])
+        self.served_within(1.0, "after the attack")
 
     def test_history(self):
         self.start()

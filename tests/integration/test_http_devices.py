@@ -5,7 +5,8 @@ Mode changes drive the right requests (the on-command carries the auto-off
 timer), Gen1/Gen2 auth and generation detection, the dead-man timer after
 kill -9, an inverter on, stepped by netzero from an MQTT meter and off, the
 restart after the inverter switched itself off, a hanging device that does not
-delay the others, and 500s and garbage logged and survived."""
+delay the others, 500s and garbage logged and survived, and every device's
+last good read, failures and last error in /api/status."""
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import threading
 import time
 import unittest
 
+import hbtest
 from hbtest import HbTestCase, base_config, wait_for
 
 ROOT = "hbtest"
@@ -32,7 +34,7 @@ def u16(v):
 
 class HttpDevices(HbTestCase):
     # -- helpers ---------------------------------------------------------------------------
-    def start(self, devices, general=None, netzero=None):
+    def start(self, devices, general=None, netzero=None, http_port=None):
         self.b = self.broker()
         self.rec = self.recorder(self.b.port, ROOT + "/#")
         c = base_config(self.b.port)
@@ -40,6 +42,8 @@ class HttpDevices(HbTestCase):
         c["general"].update(general or {})
         if netzero:
             c["netzero"] = netzero
+        if http_port:
+            c["http"] = {"listen": "127.0.0.1:%d" % http_port}
         self.d = self.daemon(c)
         self.rec.wait(ROOT + "/status", b"online")
         # Subscriptions are sent right after CONNACK; give the broker a moment.
@@ -408,6 +412,60 @@ class HttpDevices(HbTestCase):
         log = self.d.logtext()
         self.assertNotIn("wrong", log.replace("Switching", ""))
         self.assertIsNone(self.d.proc.poll())
+
+    # -- the status page's device table --------------------------------------------------------
+    def test_status_shows_every_devices_reads(self):
+        """/api/status (the page's device table) shows the last good read, the failures and the last
+        error of a Shelly, a DTU and an MPPT as it does for batteries and meters."""
+        sh = self.sim("shelly_sim.py", "--gen", "2", name="shelly")
+        dtu = self.sim("dtu_sim.py", "--kind", "ahoy", *DTU_FAST, name="ahoy")
+        link = os.path.join(self.workdir, "usb-VictronEnergy_BV_VE_Direct_cable_VE1234-if00-port0")
+        mppt = hbtest.VeDirectSim(self.workdir, link, ["--ppv", "150"])
+        self._hb_stops.append(mppt.stop)
+        port = hbtest.free_port()
+        self.start({
+            "sh1": {"driver": "shellyCharger", "host": sh.host, "generation": 2},
+            "inv1": {"driver": "ahoyDtu", "host": dtu.host, "id": 0, "power_lut": self.lut()},
+            "mppt": {"driver": "victronMppt", "port": link},
+        }, general={"inverter_power": 300}, http_port=port)
+        seen = {}
+
+        def devices():
+            seen.update({d["name"]: d for d in hbtest.http_json("http://127.0.0.1:%d/api/status" % port)["devices"]})
+            return seen
+
+        def summary():
+            return {n: (d["last_good_read_age_s"], d["read_failures"], d["last_error"]) for n, d in seen.items()}
+
+        def wait_devices(cond, what, timeout):
+            try:
+                wait_for(lambda: cond(devices()), timeout, interval=0.2, what=what)
+            except AssertionError as e:
+                raise AssertionError("%s; (last good read age, failures, last error): %s" % (e, summary()))
+
+        wait_devices(lambda ds: all(ds[n]["last_good_read_age_s"] is not None for n in ("sh1", "inv1", "mppt")),
+                     "a last good read of every device", 20)
+        for n in ("sh1", "inv1", "mppt"):
+            self.assertEqual(seen[n]["read_failures"], 0, n)
+            self.assertIsNone(seen[n]["last_error"], n)
+        # The MPPT sends the same values every second: each block is a good read.
+        time.sleep(3)
+        self.assertLess(devices()["mppt"]["last_good_read_age_s"], 2.5)
+
+        # Failures are counted with their step, as for batteries.
+        sh.fail("500", seconds=4)
+        dtu.fail("garbage", seconds=4)
+        mppt.control(corrupt_next=3)
+        self.mode("charge")
+        self.mode("discharge")
+        wait_devices(lambda ds: ds["sh1"]["read_failures"] > 0 and ds["inv1"]["read_failures"] > 0 and
+                     ds["mppt"]["read_failures"] >= 3, "failures of every device", 15)
+        self.assertRegex(seen["sh1"]["last_error"], r"^Switching (on|off): ")
+        self.assertRegex(seen["inv1"]["last_error"], r"^(state read|command): ")
+        self.assertEqual(seen["mppt"]["last_error"], "block: Bad message")
+        # Healthy again: read again.
+        wait_devices(lambda ds: all(ds[n]["last_good_read_age_s"] < 2 for n in ("sh1", "inv1", "mppt")),
+                     "good reads again", 20)
 
 
 if __name__ == "__main__":

@@ -338,6 +338,17 @@ static void op_report_consumption(struct device *d, int power_w) {
         add_report(d, &(struct fake_report) { .kind = FAKE_REPORT_CONSUMPTION, .value = power_w });
 }
 
+static void op_report_read(struct device *d, int error, const char *step) {
+        struct fake_host *h = host_of(d);
+
+        if (error < 0) {
+                h->n_reads_failed++;
+                h->last_read_error = error;
+                copy(h->last_read_step, sizeof(h->last_read_step), step);
+        } else
+                h->n_reads_ok++;
+}
+
 const struct fake_report *fake_host_next_report(struct fake_host *h) {
         return h->next_report < h->n_reports ? &h->reports[h->next_report++] : NULL;
 }
@@ -365,6 +376,7 @@ static const struct host_ops fake_ops = {
         .report_battery = op_report_battery,
         .report_read_failed = op_report_read_failed,
         .report_consumption = op_report_consumption,
+        .report_read = op_report_read,
 };
 
 struct fake_host *fake_host_new(const char *name) {

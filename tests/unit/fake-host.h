@@ -122,6 +122,10 @@ struct fake_host {
         struct fake_report reports[FAKE_HOST_REPORTS_MAX];
         size_t n_reports;
         size_t next_report; /* fake_host_next_report()'s cursor */
+        /* report_read(): kept apart from the ordered reports above. */
+        unsigned n_reads_ok, n_reads_failed;
+        int last_read_error;
+        char last_read_step[48];
 };
 
 struct fake_host *fake_host_new(const char *name);
