@@ -17,8 +17,8 @@
 #include "http-api.h"
 #include "mode.h"
 #include "supervisor.h"
+#include "homebattery/time-util.h"
 
-#define USEC_PER_SEC 1000000.0
 #define SAMPLE_UNKNOWN INT32_MIN
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
@@ -64,7 +64,7 @@ static struct json_object *jstring(const char *s) {
 static struct json_object *jage(const struct http_view *v, uint64_t usec) {
         if (usec == 0)
                 return NULL;
-        return jdouble(v->now_usec > usec ? (double) (v->now_usec - usec) / USEC_PER_SEC : 0, 1);
+        return jdouble(v->now_usec > usec ? (double) (v->now_usec - usec) / (double) USEC_PER_SEC : 0, 1);
 }
 
 static struct json_object *class_list(unsigned mask) {
@@ -320,7 +320,7 @@ static void sample(FILE *f, const char *name, const char *const *labels, double 
 #define LABELS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 
 static double seconds(uint64_t usec) {
-        return (double) usec / USEC_PER_SEC;
+        return (double) usec / (double) USEC_PER_SEC;
 }
 
 static void metrics_mode(FILE *f, const struct http_view *v) {

@@ -24,12 +24,10 @@
 #include "http-page.h"
 #include "http.h"
 #include "http-request.h"
-#include "manager.h"
 #include "mqtt.h"
+#include "homebattery/time-util.h"
 
 #define SENDER "http"
-#define USEC_PER_SEC 1000000ULL
-#define USEC_PER_MSEC 1000ULL
 
 #define HTTP_BODY_MAX 1024u
 /* Slow clients (docs/http.md "Errors and limits"): one address holds at most
@@ -71,7 +69,7 @@ struct http_conn {
 };
 
 struct http_server {
-        struct manager *manager;
+        const struct http_server_env *env;
         struct MHD_Daemon *daemon;
         sd_event_source *io, *timer, *sample_timer;
         struct http_history *history;
@@ -94,7 +92,7 @@ struct request {
 static uint64_t loop_now(struct http_server *s) {
         uint64_t now = 0;
 
-        (void) sd_event_now(manager_get_event(s->manager), CLOCK_MONOTONIC, &now);
+        (void) sd_event_now(s->env->event, CLOCK_MONOTONIC, &now);
         return now;
 }
 
@@ -206,20 +204,20 @@ static const char *client_address(struct MHD_Connection *c, char *buf, size_t si
 /* ---- Handlers ---- */
 
 static void get_view(struct http_server *s, struct http_view *v) {
-        struct manager *m = s->manager;
-        const struct config *c = manager_get_config(m);
-        const struct loop_stats *loop = manager_get_loop_stats(m);
-        struct mqtt *mq = manager_get_mqtt(m);
+        const struct http_server_env *env = s->env;
+        const struct config *c = env->config;
+        const struct loop_stats *loop = env->loop;
+        struct mqtt *mq = env->mqtt;
         uint64_t rt = 0;
 
-        (void) sd_event_now(manager_get_event(m), CLOCK_REALTIME, &rt);
+        (void) sd_event_now(env->event, CLOCK_REALTIME, &rt);
         *v = (struct http_view) {
-                .control = manager_get_control(m),
+                .control = env->control,
                 .netzero_enabled = c->netzero.present && c->netzero.enabled,
                 .mqtt_connected = mq && mqtt_is_connected(mq),
                 .mqtt_connects = mq ? mqtt_get_connects(mq) : 0,
-                .now_usec = manager_now_usec(m),
-                .start_usec = manager_get_start_usec(m),
+                .now_usec = loop_now(s),
+                .start_usec = env->start_usec,
                 .realtime_usec = rt,
                 .loop_last_usec = loop->last_usec,
                 .loop_max_usec = loop->max_usec,
@@ -241,7 +239,7 @@ static enum MHD_Result handle_mode(struct http_server *s, struct MHD_Connection 
         enum mode mode;
 
         if (!s->token) {
-                if (ratelimit_below(&s->refused_log, manager_now_usec(s->manager)))
+                if (ratelimit_below(&s->refused_log, loop_now(s)))
                         log_notice(SENDER, "Refused a mode request from %s: no http.token configured",
                                    client_address(c, addr, sizeof(addr)));
                 return respond_error(c, MHD_HTTP_UNAUTHORIZED,
@@ -249,7 +247,7 @@ static enum MHD_Result handle_mode(struct http_server *s, struct MHD_Connection 
         }
         given = bearer_token(c, &given_len);
         if (!given || !http_token_equal(given, given_len, s->token, s->token_len)) {
-                if (ratelimit_below(&s->refused_log, manager_now_usec(s->manager)))
+                if (ratelimit_below(&s->refused_log, loop_now(s)))
                         log_notice(SENDER, "Refused a mode request from %s: %s",
                                    client_address(c, addr, sizeof(addr)),
                                    given ? "wrong token" : "no bearer token");
@@ -263,9 +261,9 @@ static enum MHD_Result handle_mode(struct http_server *s, struct MHD_Connection 
 
         log_info(SENDER, "Mode %s requested by %s", mode_to_string(mode),
                  client_address(c, addr, sizeof(addr)));
-        manager_request_mode(s->manager, mode_to_string(mode), strlen(mode_to_string(mode)));
+        s->env->request_mode(s->env->userdata, mode_to_string(mode));
 
-        const struct control *ctl = manager_get_control(s->manager);
+        const struct control *ctl = s->env->control;
         char *body = NULL;
         int n = asprintf(&body, "{\"requested\":\"%s\",\"displayed\":\"%s\"}",
                          mode_to_string(control_get_requested(ctl)),
@@ -461,8 +459,8 @@ static int on_sample(sd_event_source *src, uint64_t usec, void *userdata) {
         struct http_server *s = userdata;
         uint64_t rt = 0;
 
-        (void) sd_event_now(manager_get_event(s->manager), CLOCK_REALTIME, &rt);
-        http_history_add(s->history, manager_get_control(s->manager), rt);
+        (void) sd_event_now(s->env->event, CLOCK_REALTIME, &rt);
+        http_history_add(s->history, s->env->control, rt);
         (void) sd_event_source_set_time(src, usec + HISTORY_INTERVAL_USEC);
         return 0;
 }
@@ -504,9 +502,9 @@ struct http_server *http_server_free(struct http_server *s) {
         return NULL;
 }
 
-int http_server_new(struct manager *m, int bind_log_level, struct http_server **ret) {
-        const struct config_http *c = &manager_get_config(m)->http;
-        sd_event *e = manager_get_event(m);
+int http_server_new(const struct http_server_env *env, int bind_log_level, struct http_server **ret) {
+        const struct config_http *c = &env->config->http;
+        sd_event *e = env->event;
         struct http_server *s;
         struct sockaddr_storage sa;
         const union MHD_DaemonInfo *info;
@@ -521,7 +519,7 @@ int http_server_new(struct manager *m, int bind_log_level, struct http_server **
         s = calloc(1, sizeof(*s));
         if (!s)
                 return log_error_errno(-ENOMEM, SENDER, "Out of memory");
-        s->manager = m;
+        s->env = env;
         s->token = c->token;
         s->token_len = c->token ? strlen(c->token) : 0;
         s->refused_log = RATELIMIT_INIT(60 * USEC_PER_SEC, 5);

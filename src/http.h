@@ -5,12 +5,40 @@
  * request never blocks the control loop and no thread is started. */
 #pragma once
 
-struct manager;
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "control.h"
+#include "mqtt.h"
+
 struct http_server;
 
-/* Binds to http.listen and starts serving. Call it once the manager's control core and MQTT
- * client exist. Logs why it failed (the address and the reason) and returns a negative errno. */
-/* bind_log_level: of the line when the address cannot be listened on (the
- * manager retries quietly after the first error). */
-int http_server_new(struct manager *m, int bind_log_level, struct http_server **ret);
+/* How late the 1 s tick ran: a blocked loop shows here first. */
+struct loop_stats {
+        uint64_t last_usec;
+        uint64_t max_usec;        /* since start */
+        uint64_t max_minute_usec; /* over the last full minute */
+        uint64_t ticks;
+};
+
+/* What the server shows and acts on; everything must outlive the server. */
+struct http_server_env {
+        sd_event *event;
+        const struct config *config;
+        struct control *control;
+        struct mqtt *mqtt;
+        const struct loop_stats *loop;
+        uint64_t start_usec;
+        /* POST /api/mode: the same path as a message on <root>/mode/set. */
+        void (*request_mode)(void *userdata, const char *mode);
+        void *userdata;
+};
+
+/* Binds to http.listen and starts serving. Logs why it failed (the address
+ * and the reason) and returns a negative errno; bind_log_level is the level
+ * of the line when the address cannot be listened on (the manager retries
+ * quietly after the first error). */
+int http_server_new(const struct http_server_env *env, int bind_log_level, struct http_server **ret);
 struct http_server *http_server_free(struct http_server *s);

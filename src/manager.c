@@ -39,6 +39,7 @@ struct manager {
         struct http_client *http;
         struct ble_manager *ble;
         struct http_server *http_server;
+        struct http_server_env http_env; /* what the status page shows and acts on */
         struct device_services services; /* what the devices' host interface uses */
         struct device **devices;
         size_t n_devices;
@@ -60,34 +61,10 @@ struct manager {
         char status_line[160];
 };
 
-uint64_t manager_now_usec(struct manager *m) {
+static uint64_t manager_now_usec(struct manager *m) {
         uint64_t t = 0;
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
         return t;
-}
-
-sd_event *manager_get_event(struct manager *m) {
-        return m->event;
-}
-
-struct control *manager_get_control(struct manager *m) {
-        return m->control;
-}
-
-struct mqtt *manager_get_mqtt(struct manager *m) {
-        return m->mqtt;
-}
-
-struct http_client *manager_get_http(struct manager *m) {
-        return m->http;
-}
-
-struct ble_manager *manager_get_ble(struct manager *m) {
-        return m->ble;
-}
-
-const struct config *manager_get_config(struct manager *m) {
-        return m->config;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -269,7 +246,7 @@ static int schedule_energy(struct manager *m) {
         return sd_event_source_set_enabled(m->energy_timer, SD_EVENT_ONESHOT);
 }
 
-void manager_request_mode(struct manager *m, const void *payload, size_t len) {
+static void manager_request_mode(struct manager *m, const void *payload, size_t len) {
         if (m->shutting_down)
                 return;
         control_mode_request(m->control, payload, len, manager_now_usec(m));
@@ -286,14 +263,6 @@ static void on_mode_set(void *userdata, const char *topic, const void *payload, 
                                   "idle or protect)",
                                   (int) (len > 32 ? 32 : len), (const char *) payload, topic);
         manager_request_mode(m, payload, len);
-}
-
-const struct loop_stats *manager_get_loop_stats(struct manager *m) {
-        return &m->loop;
-}
-
-uint64_t manager_get_start_usec(struct manager *m) {
-        return m->start_usec;
 }
 
 static void on_reset(void *userdata, const char *topic, const void *payload, size_t len) {
@@ -391,12 +360,16 @@ static int setup_devices(struct manager *m) {
         return 0;
 }
 
+static void on_http_mode(void *userdata, const char *mode) {
+        manager_request_mode(userdata, mode, strlen(mode));
+}
+
 static int on_http_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         if (m->shutting_down)
                 return 0;
-        if (http_server_new(m, LOG_DEBUG, &m->http_server) >= 0) {
+        if (http_server_new(&m->http_env, LOG_DEBUG, &m->http_server) >= 0) {
                 m->http_retry = sd_event_source_disable_unref(m->http_retry);
                 return 0;
         }
@@ -430,7 +403,17 @@ int manager_start(struct manager *m) {
         r = setup_devices(m);
         if (r < 0)
                 return r;
-        if (m->config->http.enabled && http_server_new(m, LOG_ERR, &m->http_server) < 0) {
+        m->http_env = (struct http_server_env) {
+                .event = m->event,
+                .config = m->config,
+                .control = m->control,
+                .mqtt = m->mqtt,
+                .loop = &m->loop,
+                .start_usec = m->start_usec,
+                .request_mode = on_http_mode,
+                .userdata = m,
+        };
+        if (m->config->http.enabled && http_server_new(&m->http_env, LOG_ERR, &m->http_server) < 0) {
                 /* Not a reason to stop controlling the battery, nor to exit: a restart
                  * would meet the same address (not up yet at boot, or not this host's). */
                 log_error(SENDER, "The status page stays off; trying again every %llu s",
