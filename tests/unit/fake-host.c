@@ -3,6 +3,7 @@
  * what the driver asks and letting the test play the other side. */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,22 @@ static void op_report_read(struct device *d, int error, const char *step) {
 
 const struct fake_report *fake_host_next_report(struct fake_host *h) {
         return h->next_report < h->n_reports ? &h->reports[h->next_report++] : NULL;
+}
+
+void fake_host_take_reports(struct fake_host *h, enum device_class cls, int *ret_status, int *ret_power_w) {
+        const struct fake_report *rp;
+
+        *ret_status = -1;
+        *ret_power_w = INT_MIN;
+        while ((rp = fake_host_next_report(h))) {
+                must(rp->cls == cls, "a report of another class");
+                if (rp->kind == FAKE_REPORT_STATUS)
+                        *ret_status = rp->value;
+                else if (rp->kind == FAKE_REPORT_POWER)
+                        *ret_power_w = rp->value;
+                else
+                        must(false, "a report that is neither status nor power");
+        }
 }
 
 static const struct host_ops fake_ops = {

@@ -161,3 +161,7 @@ size_t fake_host_mqtt_deliver(struct fake_host *h, const char *topic, const char
 
 /* The next report not yet returned, NULL when there is none. */
 const struct fake_report *fake_host_next_report(struct fake_host *h);
+/* Consumes the reports made so far, which must all be status or power
+ * reports of class `cls`: the last status (-1 when none) and the last power
+ * (INT_MIN when none). */
+void fake_host_take_reports(struct fake_host *h, enum device_class cls, int *ret_status, int *ret_power_w);

@@ -136,22 +136,8 @@ static void answer_fail(struct fixture *f, const char *url, int error) {
         fake_host_http_fail(f->h, error);
 }
 
-/* Consumes the reports made so far: every one must be of the charger class;
- * returns the last status (-1 when none) and the last power (INT_MIN when none). */
 static void take_reports(struct fixture *f, int *ret_status, int *ret_power_w) {
-        const struct fake_report *rp;
-
-        *ret_status = -1;
-        *ret_power_w = INT_MIN;
-        while ((rp = fake_host_next_report(f->h))) {
-                assert_int_equal(rp->cls, DEVICE_CLASS_CHARGER);
-                if (rp->kind == FAKE_REPORT_STATUS)
-                        *ret_status = rp->value;
-                else if (rp->kind == FAKE_REPORT_POWER)
-                        *ret_power_w = rp->value;
-                else
-                        fail_msg("unexpected report of kind %d", rp->kind);
-        }
+        fake_host_take_reports(f->h, DEVICE_CLASS_CHARGER, ret_status, ret_power_w);
 }
 
 static void expect_status(struct fixture *f, enum device_status s) {

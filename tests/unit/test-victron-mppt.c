@@ -183,22 +183,8 @@ static const char *written(struct fixture *f) {
         return text;
 }
 
-/* Reports since the last call: all of the solar class; the last status (-1
- * when none) and power (INT_MIN when none). */
 static void take_reports(struct fixture *f, int *ret_status, int *ret_power_w) {
-        const struct fake_report *rp;
-
-        *ret_status = -1;
-        *ret_power_w = INT_MIN;
-        while ((rp = fake_host_next_report(f->h))) {
-                assert_int_equal(rp->cls, SOL);
-                if (rp->kind == FAKE_REPORT_STATUS)
-                        *ret_status = rp->value;
-                else if (rp->kind == FAKE_REPORT_POWER)
-                        *ret_power_w = rp->value;
-                else
-                        fail_msg("unexpected report of kind %d", rp->kind);
-        }
+        fake_host_take_reports(f->h, SOL, ret_status, ret_power_w);
 }
 
 static void expect_reports(struct fixture *f, int status, int power_w) {
