@@ -26,6 +26,7 @@
 
 #include "config-ctx.h"
 #include "config.h"
+#include "config-test.h"
 #include "drivers/victron-config.h"
 #include "hb-build-config.h"
 
@@ -68,20 +69,6 @@ static int parse(const char *text, struct config **ret, struct config_errors *e)
         *ret = NULL;
         *e = (struct config_errors) {};
         return config_parse(cfg_path, text, strlen(text), ret, e);
-}
-
-static void dump(const struct config_errors *e) {
-        for (size_t i = 0; i < e->n; i++)
-                print_message("    error:   %s\n", e->lines[i]);
-        for (size_t i = 0; i < e->n_warnings; i++)
-                print_message("    warning: %s\n", e->warnings[i]);
-}
-
-static const char *find_line(char *const *lines, size_t n, const char *a, const char *b) {
-        for (size_t i = 0; i < n; i++)
-                if (strstr(lines[i], a) && (!b || strstr(lines[i], b)))
-                        return lines[i];
-        return NULL;
 }
 
 static bool any_line_contains(const struct config_errors *e, const char *s) {

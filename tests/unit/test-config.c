@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config-test.h"
 #include "drivers/ble-battery.h"
 #include "drivers/dtu-config.h"
 #include "drivers.h"
@@ -76,21 +77,6 @@ static int parse_at(const char *path, const char *text, struct config **ret, str
 
 static int parse(const char *text, struct config **ret, struct config_errors *e) {
         return parse_at(cfg_path, text, ret, e);
-}
-
-static void dump(const struct config_errors *e) {
-        for (size_t i = 0; i < e->n; i++)
-                print_message("    error:   %s\n", e->lines[i]);
-        for (size_t i = 0; i < e->n_warnings; i++)
-                print_message("    warning: %s\n", e->warnings[i]);
-}
-
-/* The first line containing a, and b too when b is not NULL; NULL when there is none. */
-static const char *find_line(char *const *lines, size_t n, const char *a, const char *b) {
-        for (size_t i = 0; i < n; i++)
-                if (strstr(lines[i], a) && (!b || strstr(lines[i], b)))
-                        return lines[i];
-        return NULL;
 }
 
 /* Every line starts with "<path>:" (spec: every error names the file). */
