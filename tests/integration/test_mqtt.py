@@ -38,10 +38,10 @@ class Mqtt(HbTestCase):
         c.update(kw)
         return c
 
-    def start(self, **kw):
+    def start(self, env=None, **kw):
         self.b = self.broker()
         self.rec = self.recorder(self.b.port, "#")
-        self.d = self.daemon(self.config(self.b.port, **kw))
+        self.d = self.daemon(self.config(self.b.port, **kw), env=env)
         self.rec.wait("hbtest/status", b"online")
         # Subscriptions are sent right after CONNACK; give the broker a moment.
         time.sleep(0.3)
@@ -138,6 +138,48 @@ class Mqtt(HbTestCase):
         s = json.loads(self.rec.wait("hbtest/bat/sum"))
         self.assertEqual(s["soc"], 40)
         self.assertEqual(self.rec.wait("hbtest/bat/i"), struct.pack(">h", 32))
+
+    def test_battery_without_temperature_not_fatal(self):
+        """A record without temperature while a temperature check is on (a BMS without NTC) used to
+        raise the fatal internal lock: watchdog restarts every 30 s. Now the check stays active with
+        a reason, the watchdog is still fed, one error line."""
+        notify = self.notify_socket()
+        sup = dict(self.config(0)["supervisor"], temp_low_charge={"enabled": True, "threshold": 10, "hysteresis": 2})
+        http_port = hbtest.free_port()
+        self.start(env={"NOTIFY_SOCKET": notify.path}, supervisor=sup,
+                   http={"listen": "127.0.0.1:%d" % http_port})
+        rec = {"v": 26.1, "i": 3.2, "soc": 40, "c": 40.0, "n": 3, "temps": [], "cells": [3.3] * 8}
+        self.rec.publish(OTHER, json.dumps(rec).encode())
+        want = {"name": "temp_low_charge", "priority": 33, "locks": ["solar", "charger"],
+                "reason": "no temperature sensor on battery b1"}
+        # startup stays above it for the first minute; the cell checks are satisfied.
+        wait_for(lambda: any([l["name"] for l in json.loads(p)] == ["startup", "temp_low_charge"] and
+                             json.loads(p)[1] == want for p in self.rec.all("hbtest/locks")), 10,
+                 what="temp_low_charge with its reason")
+        t_lock = time.monotonic()
+        for _ in range(3):
+            self.rec.publish(OTHER, json.dumps(rec).encode())
+            time.sleep(0.5)
+        wait_for(lambda: len([t for t, _ in notify.lines("WATCHDOG=1") if t > t_lock]) >= 3, 10,
+                 what="watchdog pings while the lock is held")
+        self.assertFalse([p for p in self.rec.all("hbtest/locks") if b"internal" in p])
+        status = hbtest.http_json("http://127.0.0.1:%d/api/status" % http_port)
+        self.assertEqual([l.get("reason") for l in status["locks"]], [None, want["reason"]])
+        self.assertIsNone(self.d.proc.poll())
+        errors = [l for l in self.d.logtext().splitlines() if " error " in l and "[b1]" in l]
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("temp_low_charge", errors[0])
+
+    def test_implausible_battery_record_refused(self):
+        """A cell at 5.2 V used to be published and used by the supervisor."""
+        self.start()
+        self.feed_battery(cells=(3.30,) * 7 + (5.2,))
+        self.d.wait_log("Refusing an implausible battery record: cell 8 at 5.2 V, outside 0..5 V")
+        time.sleep(0.5)
+        self.assertEqual(self.rec.all("hbtest/bat/sum"), [], "an implausible record was used")
+        # A plausible record afterwards is used.
+        self.feed_battery(cells=(3.30,) * 8)
+        self.rec.wait("hbtest/bat/sum")
 
     def test_consumption_formats_and_sum(self):
         self.start()
