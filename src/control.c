@@ -33,6 +33,7 @@ struct control {
         struct switch_class classes[_DEVICE_CLASS_MAX]; /* charger, solar, inverter used */
         struct class_member **batteries;
         size_t n_batteries;
+        struct supervisor_battery *sup_batteries; /* the supervisor's input, one per battery */
         struct class_member **meters;
         size_t n_meters;
 
@@ -85,6 +86,7 @@ struct control *control_free(struct control *ctl) {
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
                 free(ctl->classes[switched[i]].members);
         free(ctl->batteries);
+        free(ctl->sup_batteries);
         free(ctl->meters);
         supervisor_free(ctl->supervisor);
         mode_switcher_free(ctl->modes);
@@ -125,8 +127,16 @@ int control_add_device(struct control *ctl, const char *name, const struct drive
                 if (drv->classes & CLASS_BIT(c->cls))
                         r = class_add_member(&c->members, &c->n_members, &d->member);
         }
-        if (r >= 0 && (drv->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)))
+        if (r >= 0 && (drv->classes & CLASS_BIT(DEVICE_CLASS_BATTERY))) {
+                /* The supervisor's input grows with the batteries: no limit that
+                 * a large installation would meet on every pass. */
+                struct supervisor_battery *sb = realloc(ctl->sup_batteries,
+                                                        (ctl->n_batteries + 1) * sizeof(*sb));
+                if (!sb)
+                        return -ENOMEM;
+                ctl->sup_batteries = sb;
                 r = class_add_member(&ctl->batteries, &ctl->n_batteries, &d->member);
+        }
         if (r >= 0 && (drv->classes & CLASS_BIT(DEVICE_CLASS_CONSUMPTION)))
                 r = class_add_member(&ctl->meters, &ctl->n_meters, &d->member);
         if (r < 0)
@@ -232,12 +242,12 @@ static void explain_locks(struct control *ctl, struct supervisor_result *res) {
 }
 
 static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_connected, bool *ret_feed) {
-        struct supervisor_battery bats[64];
+        struct supervisor_battery *bats = ctl->sup_batteries;
         struct supervisor_result res;
         struct mode_result mres;
         size_t nb = 0;
 
-        for (size_t i = 0; i < ctl->n_batteries && nb < ELEMENTSOF(bats); i++)
+        for (size_t i = 0; i < ctl->n_batteries; i++)
                 bats[nb++] = (struct supervisor_battery) {
                         .record = ctl->batteries[i]->has_record ? &ctl->batteries[i]->record : NULL,
                         .last_good_read_usec = ctl->batteries[i]->last_good_read_usec,
@@ -248,7 +258,6 @@ static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_con
                 .consumption_last_seen_usec = consumption_class_last_seen(ctl->meters, ctl->n_meters),
                 .batteries = bats,
                 .n_batteries = nb,
-                .internal_error = ctl->n_batteries > ELEMENTSOF(bats),
         };
 
         if (supervisor_run(ctl->supervisor, &in, now_usec, &res) < 0) {

@@ -1554,6 +1554,26 @@ static void test_implausible_record_refused(void **state) {
         assert_true(info.record->cells_v[2] < 3.4); /* the last good record stays */
 }
 
+/* More batteries than the supervisor's input once held (64): that used to raise the fatal
+ * internal lock on every pass, a restart loop for a large installation. */
+static void test_many_batteries(void **state) {
+        struct fixture *f = *state;
+        static struct fake bats[70];
+        static char names[70][8];
+        struct battery_record r = cells_record(3.3);
+
+        enable_check(&f->config, LOCK_CELL_LOW, 3.0, 0.1);
+        start(f);
+        for (size_t i = 0; i < ELEMENTSOF(bats); i++) {
+                snprintf(names[i], sizeof(names[i]), "b%zu", i);
+                bats[i] = (struct fake) { .name = names[i] };
+                control_device_battery(add(f, &bats[i], &drv_battery), &r, AT(0));
+                clear_recorded(f);
+        }
+        assert_true(control_tick(f->ctl, AT(1), true));
+        assert_string_equal(control_get_top_lock(f->ctl), "");
+}
+
 static void test_plausibility_bounds(void **state) {
         static const struct {
                 double cell_v, temp_c, current_a, soc_pct;
@@ -1770,6 +1790,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_implausible_record_refused, setup, teardown),
                 cmocka_unit_test(test_plausibility_bounds),
+                cmocka_unit_test_setup_teardown(test_many_batteries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_protect_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_protect_all_already_protect, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mode_request, setup, teardown),
