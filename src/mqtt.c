@@ -61,6 +61,7 @@ struct mqtt {
         bool stopping;
         bool delivering_retained;      /* the retain flag of the message being delivered */
         int disconnect_reason;         /* of the broker's DISCONNECT, -1 when none was received */
+        bool broker_disconnected;      /* the broker sent DISCONNECT on an established connection */
         uint64_t connected_usec;
         unsigned short_connections;    /* in a row */
         struct ratelimit takeover_rl;
@@ -146,6 +147,7 @@ static void drop_connection(struct mqtt *m, int error) {
         m->connected = false;
         m->connecting = false;
         m->n_unacked = 0;
+        m->broker_disconnected = false;
         if (m->stopping)
                 return;
         check_takeover(m, was_connected);
@@ -176,6 +178,15 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
         if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 rc = mosquitto_loop_read(m->mosq, 1);
+        /* A DISCONNECT from the broker closes libmosquitto's socket and still
+         * returns success: the connection is gone all the same (before, the
+         * daemon went on believing it was connected and never reconnected). */
+        if (rc == MOSQ_ERR_SUCCESS && m->broker_disconnected) {
+                log_warning(SENDER, "The broker %s:%u disconnected us: %s", m->host, m->port,
+                            mosquitto_reason_string(m->disconnect_reason));
+                drop_connection(m, -ECONNRESET);
+                return 0;
+        }
         if (rc == MOSQ_ERR_SUCCESS && (revents & EPOLLOUT))
                 rc = mosquitto_loop_write(m->mosq, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
@@ -318,8 +329,14 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
 static void on_disconnect(struct mosquitto *mosq, void *userdata, int rc, const mosquitto_property *p) {
         struct mqtt *m = userdata;
 
-        /* rc is the broker's reason code when it sent a DISCONNECT. */
+        /* rc is the broker's reason code when it sent a DISCONNECT (0 or >= 0x80);
+         * below 0x80 it is libmosquitto's own error code. Ours (drop_connection)
+         * come after `connected` was cleared. */
+        if (m->broker_disconnected)
+                return; /* libmosquitto reports the close of the socket after it: keep the reason */
         m->disconnect_reason = rc;
+        if (m->connected && !m->stopping && (rc == 0 || rc >= 0x80))
+                m->broker_disconnected = true;
 }
 
 bool mqtt_current_is_retained(const struct mqtt *m) {

@@ -4,8 +4,10 @@ driven by an mqttBattery, consumption formats and sums, forwarded batteries
 not re-published, TLS, password auth, broker restart, garbage inputs."""
 import json
 import os
+import socket
 import struct
 import subprocess
+import threading
 import time
 import unittest
 
@@ -355,6 +357,61 @@ class MqttTls(HbTestCase):
         d2 = hbtest.Daemon(self.workdir, c)
         self._hb_stops.append(d2.kill)
         rec.wait("hbtest/status", b"online", timeout=15)
+
+
+class TakeoverBroker:
+    """A minimal MQTT v5 "broker" that accepts every CONNECT and, 0.3 s after
+    the CONNACK, hands the session to "another client": DISCONNECT with reason
+    0x8E (session taken over), as MQTT v5 brokers other than mosquitto 2.0 do."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connects = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.settimeout(5)
+                    conn.recv(4096)  # CONNECT: its content does not matter here
+                    conn.sendall(b"\x20\x03\x00\x00\x00")  # CONNACK v5: success, no properties
+                    self.connects += 1
+                    time.sleep(0.3)
+                    conn.sendall(b"\xe0\x02\x8e\x00")  # DISCONNECT: session taken over
+                    time.sleep(0.2)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+class MqttTakeover(HbTestCase):
+    def test_session_taken_over_v5(self):
+        """An MQTT v5 broker that says "session taken over": the daemon names the client id at
+        error level, and reconnects (it used to miss a broker's DISCONNECT and stay "connected")."""
+        fake = TakeoverBroker()
+        self._hb_stops.append(fake.close)
+        d = self.daemon(base_config(fake.port))
+        d.wait_log('Another client uses the same client id "hb-under-test"', timeout=10)
+        self.assertIn("disconnected us: Session taken over", d.logtext())
+        wait_for(lambda: fake.connects >= 2, 10, what="a reconnect after the takeover")
+        self.assertIsNone(d.proc.poll())
 
 
 if __name__ == "__main__":
