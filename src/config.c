@@ -5,15 +5,14 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <libgen.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config-ctx.h"
+#include "file-util.h"
 #include "homebattery/log.h"
 #include "log-setup.h"
 #include "registry.h"
@@ -557,74 +556,24 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
         return 0;
 }
 
-static const char *file_kind(mode_t m) {
-        return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
-               S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "a special file";
-}
-
-/* A FIFO would block the check until something writes to it, and opening a device can act on it:
- * only a regular file is opened, and O_NONBLOCK covers a file replaced in between. */
-static int open_regular(struct config_ctx *ctx, const char *path, struct stat *st) {
-        int fd, r;
-
-        if (stat(path, st) < 0) {
-                r = -errno;
-                config_error(ctx, "", "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (!S_ISREG(st->st_mode)) {
-                config_error(ctx, "", "is %s, not a regular file", file_kind(st->st_mode));
-                return -EINVAL;
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                r = -errno;
-                config_error(ctx, "", "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-                close(fd);
-                config_error(ctx, "", "not a regular file");
-                return -EINVAL;
-        }
-        return fd;
-}
-
 int config_load(const char *path, struct config **ret, struct config_errors *errors) {
         struct config_ctx ctx = { .file = path, .errors = errors };
-        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n = 0;
+        size_t n;
+        mode_t mode;
+        int r;
 
-        fd = open_regular(&ctx, path, &st);
-        if (fd < 0)
-                return fd;
-        if (st.st_size > CONFIG_SIZE_MAX) {
-                too_large(&ctx, (unsigned long long) st.st_size);
-                return -EFBIG;
-        }
-        /* One byte more than allowed tells a file that grew past the limit. */
-        buf = malloc(CONFIG_SIZE_MAX + 2);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, CONFIG_SIZE_MAX + 1 - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        int r = -errno;
-                        config_error(&ctx, "", "cannot read: %s", strerror(-r));
-                        return r;
-                }
-                if (k == 0 || (n += (size_t) k) > CONFIG_SIZE_MAX)
-                        break;
-        }
-        if (n > CONFIG_SIZE_MAX) {
+        r = read_regular_file(path, CONFIG_SIZE_MAX, &buf, &n, &mode);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -EFBIG)
                 too_large(&ctx, (unsigned long long) n);
-                return -EFBIG;
-        }
-        buf[n] = 0;
+        else if (r == -EINVAL)
+                config_error(&ctx, "", "is %s, not a regular file", file_kind(mode));
+        else if (r < 0)
+                config_error(&ctx, "", "cannot open: %s", strerror(-r));
+        if (r < 0)
+                return r;
         return config_parse(path, buf, n, ret, errors);
 }
 
