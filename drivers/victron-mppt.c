@@ -119,6 +119,21 @@ static void set_status(struct victron *v, enum device_status s) {
         device_report_status(v->device, DEVICE_CLASS_SOLAR, s);
 }
 
+/* What the data says: the last charge state (on, fault, else off); syncing
+ * before the first block. */
+static enum device_status data_status(const struct victron *v) {
+        if (!v->have_block || !v->last.has_cs)
+                return v->have_block ? DEVICE_STATUS_OFF : DEVICE_STATUS_SYNCING;
+        switch (vedirect_cs_kind(v->last.cs)) {
+        case VEDIRECT_CS_ON:
+                return DEVICE_STATUS_ON;
+        case VEDIRECT_CS_FAULT:
+                return DEVICE_STATUS_FAULT;
+        default:
+                return DEVICE_STATUS_OFF;
+        }
+}
+
 /* Panel power while on, 0 otherwise; small wobbles are not worth a message. */
 static void update_power(struct victron *v) {
         int p = v->status == DEVICE_STATUS_ON && v->last.has_ppv ? v->last.ppv_w : 0;
@@ -315,12 +330,8 @@ static void on_block(void *userdata, const struct vedirect_block *b) {
         if (arm(v, v->stale_timer, now(v) + STALE_USEC) < 0)
                 log_error(v->name, "Cannot add a timer: stale data will not be noticed");
 
-        if (v->last.has_cs) {
-                enum vedirect_cs_kind k = vedirect_cs_kind(v->last.cs);
-                set_status(v, k == VEDIRECT_CS_ON      ? DEVICE_STATUS_ON
-                              : k == VEDIRECT_CS_FAULT ? DEVICE_STATUS_FAULT
-                                                       : DEVICE_STATUS_OFF);
-        }
+        if (v->last.has_cs)
+                set_status(v, data_status(v));
         update_power(v);
 
         if (m.has_h20) {
@@ -559,11 +570,7 @@ static void try_gpio(struct victron *v) {
                         log_info(v->name, "GPIO ready: the charger can be switched again");
                 v->gpio_failed = false;
                 (void) gpio_set(v, v->want_on);
-                set_status(v, v->have_block ? DEVICE_STATUS_OFF : DEVICE_STATUS_SYNCING);
-                if (v->have_block && v->last.has_cs)
-                        set_status(v, vedirect_cs_kind(v->last.cs) == VEDIRECT_CS_ON      ? DEVICE_STATUS_ON
-                                      : vedirect_cs_kind(v->last.cs) == VEDIRECT_CS_FAULT ? DEVICE_STATUS_FAULT
-                                                                                         : DEVICE_STATUS_OFF);
+                set_status(v, data_status(v));
                 return;
         }
         gpio_free(v);
