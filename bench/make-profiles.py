@@ -12,6 +12,7 @@ lights. The result is written as "seconds,load_w" lines, one line per change
 
     make-profiles.py                      # writes the shipped profiles
     make-profiles.py --kind office --seed 7 --out /tmp/x.csv
+    make-profiles.py --set heldout --dir /tmp/heldout   # varied-2001.csv ... (see TUNING, HELDOUT)
 """
 
 import argparse
@@ -20,7 +21,7 @@ import random
 import sys
 
 DAY = 86400
-KINDS = ("family", "office", "couple")
+KINDS = ("family", "office", "couple", "varied")
 # The shipped profiles: name -> (kind, seed). Do not tune the algorithms on any other.
 SHIPPED = {
     "weekday-family": ("family", 1),
@@ -228,9 +229,136 @@ def couple(h):
     h.dishwasher(hm(19, 0))
 
 
+# ---- varied households (the tuning and held-out sets) ----
+# Tune the algorithms on TUNING only; HELDOUT is what is reported (bench/README.md).
+TUNING = list(range(1001, 1021))
+HELDOUT = list(range(2001, 2025))
+
+
+def drift_base(h, lo, hi):
+    """Base load drifting slowly (a random walk pulled to a daily shape) with small steps every 5-60 s."""
+    r = h.rng
+    t, w = 0, r.uniform(lo, hi)
+    while t < DAY:
+        d = r.randint(5, 60)
+        # more at night (standby, pumps) and in the evening, less in the small hours
+        shape = lo + (hi - lo) * (0.5 + 0.3 * (1 if hm(18) <= t < hm(23) else 0) - 0.2 * (1 if t < hm(5) else 0))
+        w += r.uniform(-6, 6) + 0.02 * (shape - w)
+        w = min(hi + 60, max(lo - 40, w))
+        h.add(t, t + d, w)
+        t += d
+
+
+def pulsing_oven(h, t, minutes):
+    """Thermostat oven: preheat 2 kW, then 2 kW on for 25-40 s every ~90 s."""
+    r = h.rng
+    watts = r.uniform(1800, 2400)
+    t = h.jitter(t, 15)
+    end = t + minutes * 60
+    pre = r.randint(7, 14) * 60
+    h.add(t, t + pre, watts)
+    t += pre
+    period = r.randint(80, 100)
+    while t < end:
+        on = r.randint(25, 40)
+        h.add(t, min(end, t + on), watts)
+        t += period + r.randint(-5, 5)
+
+
+def pulsing_hob(h, t, minutes):
+    """Induction hob at part power: 1.2 kW on for part of every 5-10 s, full power phases between."""
+    r = h.rng
+    t = h.jitter(t, 10)
+    end = t + minutes * 60
+    while t < end:
+        phase = r.randint(60, 600)
+        if r.random() < 0.25:  # boiling up at a fixed level
+            h.add(t, min(end, t + phase), r.choice((1400, 1800, 2100)))
+            t += phase
+            continue
+        watts, period = r.uniform(1100, 1300), r.randint(5, 10)
+        duty = r.uniform(0.3, 0.7)
+        stop = min(end, t + phase)
+        while t < stop:
+            on = max(1, int(round(period * duty)))
+            h.add(t, min(stop, t + on), watts)
+            t += period
+        t = stop
+
+
+def heat_pump(h, watts, on_min, off_min, start, stop):
+    """A heat pump or an electric heater cycling on its thermostat; starts with a short ramp."""
+    r = h.rng
+    t = start + r.randint(0, 20 * 60)
+    while t < stop:
+        on = r.randint(on_min[0] * 60, on_min[1] * 60)
+        w = watts * r.uniform(0.85, 1.1)
+        h.add(t, t + 30, w * 0.4)
+        h.add(t + 30, t + on, w + r.uniform(-30, 30))
+        t += on + r.randint(off_min[0] * 60, off_min[1] * 60)
+
+
+def microwave_part(h, t):
+    """Microwave at part power: the magnetron on 8-15 s of every ~25 s."""
+    r = h.rng
+    t = h.jitter(t, 10)
+    end = t + r.randint(120, 420)
+    while t < end:
+        on = r.randint(8, 15)
+        h.add(t, min(end, t + on), 1200)
+        t += r.randint(22, 28)
+
+
+def varied(h):
+    """A household with every part drawn from the seed: weekday or weekend, base, appliances."""
+    r = h.rng
+    weekend = r.random() < 2 / 7
+    home_all_day = weekend or r.random() < 0.35
+    lo = r.uniform(90, 260)
+    drift_base(h, lo, lo + r.uniform(40, 140))
+    h.compressor(int(r.uniform(70, 130)), (6, 14), (12, 30), spike=int(r.uniform(150, 300)))
+    if r.random() < 0.5:
+        h.compressor(int(r.uniform(60, 100)), (10, 18), (20, 35), spike=200)  # freezer
+    wake = hm(6, 0) + r.randint(0, 150) * 60 + (90 * 60 if weekend else 0)
+    h.lights(wake, wake + r.randint(40, 110) * 60, rooms=r.randint(1, 4))
+    for _ in range(r.randint(1, 4)):
+        h.kettle(wake + r.randint(5, 60) * 60 if r.random() < 0.5 else r.randint(hm(9), hm(22)))
+    if r.random() < 0.6:
+        h.coffee(wake + r.randint(5, 40) * 60)
+    if r.random() < 0.5:
+        h.toaster(wake + r.randint(10, 40) * 60)
+    if home_all_day:
+        h.varying(hm(9) + r.randint(0, 90) * 60, hm(12) + r.randint(0, 60) * 60, 50, r.uniform(120, 220))
+        if r.random() < 0.6:
+            pulsing_hob(h, hm(12) + r.randint(0, 45) * 60, r.randint(10, 30))
+        if r.random() < 0.4:
+            microwave_part(h, hm(12, 30) + r.randint(0, 60) * 60)
+        if r.random() < 0.3:
+            h.burst(r.randint(hm(9), hm(17)), r.randint(10, 30) * 60, r.uniform(600, 900))  # vacuum
+    if r.random() < 0.5:
+        pulsing_oven(h, hm(17) + r.randint(0, 150) * 60, r.randint(35, 80))
+    if r.random() < 0.75:
+        pulsing_hob(h, hm(17, 30) + r.randint(0, 120) * 60, r.randint(10, 40))
+    elif r.random() < 0.5:
+        h.hob(hm(18) + r.randint(0, 60) * 60, r.randint(10, 30))
+    if r.random() < 0.4:
+        microwave_part(h, hm(18) + r.randint(0, 150) * 60)
+    if r.random() < 0.4:
+        # heat pump (winter) or an electric heater, cycling all day or in the evening
+        start = 0 if r.random() < 0.5 else hm(16)
+        heat_pump(h, r.uniform(500, 1500), (6, 20), (4, 25), start, DAY)
+    if r.random() < (0.8 if weekend else 0.5):
+        h.washing(r.randint(hm(8), hm(19)))
+    if r.random() < 0.5:
+        h.dishwasher(r.randint(hm(12), hm(21, 30)))
+    h.lights(hm(16, 30) + r.randint(0, 90) * 60, hm(22) + r.randint(0, 90) * 60, rooms=r.randint(2, 7))
+    h.varying(hm(18, 30) + r.randint(0, 90) * 60, hm(22, 30) + r.randint(0, 60) * 60, 60,
+              r.uniform(110, 180), (5, 40))  # TV
+
+
 def generate(kind, seed):
     h = Home(seed * 1000 + KINDS.index(kind))
-    {"family": family, "office": office, "couple": couple}[kind](h)
+    {"family": family, "office": office, "couple": couple, "varied": varied}[kind](h)
     return h.lines()
 
 
@@ -251,8 +379,16 @@ def main():
     ap.add_argument("--seed", type=int)
     ap.add_argument("--out", help="output file (with --kind and --seed)")
     ap.add_argument("--dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles"),
-                    help="where the shipped profiles go (default: bench/profiles)")
+                    help="where the profiles go (default: bench/profiles)")
+    ap.add_argument("--set", choices=("tuning", "heldout"),
+                    help="write the varied households of that set of seeds to --dir (varied-SEED.csv)")
     a = ap.parse_args()
+    if a.set:
+        os.makedirs(a.dir, exist_ok=True)
+        for seed in TUNING if a.set == "tuning" else HELDOUT:
+            name = "varied-%d" % seed
+            write(os.path.join(a.dir, name + ".csv"), name, "varied", seed)
+        return 0
     if a.kind or a.seed is not None or a.out:
         if not (a.kind and a.seed is not None and a.out):
             ap.error("--kind, --seed and --out go together")
