@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "netzero.h"
+#include "netzero-pulse.h"
 #include "homebattery/time-util.h"
 
 
@@ -56,6 +57,7 @@ struct netzero {
         uint64_t pending_s;
         struct direct_step steps[NETZERO_DIRECT_STEPS_MAX]; /* sorted by w */
         size_t n_steps;
+        struct netzero_pulse pulse; /* loads switching faster than the inverter follows */
 };
 
 static const char *const algorithm_table[_NETZERO_ALGORITHM_MAX] = {
@@ -249,8 +251,16 @@ static void classic_evaluate(const struct netzero *nz, struct netzero_evaluation
 #define DIRECT_SETTLE_MAX_SPANS 2
 /* A request that has not changed the known power after this many maturity spans gave the same step. */
 #define DIRECT_ACK_SPANS 2
+/* Known steps around the load that cost more than this many dead bands are further apart than an inverter's
+ * LUT steps are: probe between them. */
+#define DIRECT_PROBE_DEAD_BANDS 4
 /* The median is of at least this many readings (when there are). */
 #define DIRECT_MEDIAN_MIN 3u
+/* Pulse mode serves this percentile of the load of the last NETZERO_PULSE_WINDOW_S: the load level that
+ * costs least against a load switching between a floor and a peak is the one it spends most time at. */
+#ifndef DIRECT_PULSE_PERCENTILE
+#define DIRECT_PULSE_PERCENTILE 50u
+#endif
 _Static_assert(DIRECT_MEDIAN_MIN <= NETZERO_DIRECT_MEDIAN, "the median buffer holds NETZERO_DIRECT_MEDIAN");
 
 static int64_t max64(int64_t a, int64_t b) {
@@ -323,7 +333,12 @@ static bool direct_choose(const struct netzero *nz, int64_t need, int64_t *ret_r
          * that costs less than lo. What lo->free_to_w covers is known to give lo. */
         best = direct_cost(lo->w, need, load);
         request = above && lo->free_to_w >= load ? load + best : load;
-        if (above && i < nz->n_steps && direct_cost(nz->steps[i].w, need, load) < best) {
+        if (above && i < nz->n_steps && direct_cost(nz->steps[i].w, need, load) < best &&
+            (lo->free_to_w + dead >= load ||
+             direct_cost(nz->steps[i].w, need, load) <= dead * DIRECT_PROBE_DEAD_BANDS)) {
+                /* (Not when that step costs far more than the dead band and a step may lie unknown between
+                 * lo and the load: a probe of the load may find one that neither exports nor leaves much
+                 * uncovered; else a wide gap between the steps it happens to know holds it for good.) */
                 best = direct_cost(nz->steps[i].w, need, load);
                 request = nz->steps[i].w;
         } else if (lo->free_to_w + dead >= request)
@@ -408,6 +423,15 @@ static void direct_evaluate(const struct netzero *nz, uint64_t now_s, struct net
         a_hi = ret->settled ? known : nz->act_hi_w;
         ret->need_lo_w = clamp_to_int(a_lo + m_lo - c->power_offset_w);
         ret->need_hi_w = clamp_to_int(a_hi + m_hi - c->power_offset_w);
+        if (c->signed_meter && netzero_pulse_active(&nz->pulse, now_s)) {
+                int level;
+
+                /* Pulses the inverter cannot follow: serve their level, not the edges. */
+                if (netzero_pulse_level(&nz->pulse, now_s, DIRECT_PULSE_PERCENTILE, &level)) {
+                        ret->pulsing = true;
+                        ret->need_lo_w = ret->need_hi_w = clamp_to_int((int64_t) level - c->power_offset_w);
+                }
+        }
         if (!c->signed_meter && m_hi == 0) {
                 /* Feed-in the meter cannot see: the load is at most the output. While the output is still
                  * coming down from a higher power that explains it: wait. Else step down by the largest
@@ -475,6 +499,7 @@ bool netzero_inverter_status(struct netzero *nz, uint64_t now_usec, enum device_
                 netzero_clear(nz, now_usec);
                 nz->pending = false;
                 nz->in_flight = 0;
+                netzero_pulse_reset(&nz->pulse);
         }
         return leaves_on;
 }
@@ -537,6 +562,8 @@ void netzero_consumption(struct netzero *nz, uint64_t now_usec, int total_w, str
 
         ret->fed = true;
         ret->accepted = netzero_update(nz, now_usec, total_w);
+        if (direct && ret->accepted && nz->have_known_power && nz->power_known)
+                netzero_pulse_add(&nz->pulse, usec_to_s(now_usec), total_w, nz->power_w);
 
         netzero_evaluate(nz, now_usec, &ret->evaluation);
         ret->evaluated = true;
@@ -571,10 +598,10 @@ int netzero_evaluation_format(const struct netzero_evaluation *e, const struct n
         if (c->algorithm == NETZERO_ALGORITHM_DIRECT)
                 r = snprintf(buf, size,
                              "delta=%+d W need=%d..%d W known=%d W m=%d W samples=%zu since=%" PRIu64
-                             "/%u s%s (%s)",
+                             "/%u s%s%s (%s)",
                              e->delta_w, e->need_lo_w, e->need_hi_w, e->known_w, e->m_w, e->n,
                              e->since_change_s, c->maturity_time_span_s, e->settled ? " settled" : "",
-                             rule ? rule : "?");
+                             e->pulsing ? " pulsing" : "", rule ? rule : "?");
         else
                 r = snprintf(buf, size, "delta=%+d W m=%d W samples=%zu/%u age=%" PRIu64 "/%u s (%s)",
                              e->delta_w, e->m_w, e->n, NETZERO_SAMPLES_MIN, e->age_s,

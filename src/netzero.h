@@ -91,6 +91,7 @@ struct netzero_evaluation {
         int request_w;            /* what the class is asked for when delta != 0 (known + delta) */
         bool settled;             /* the real output is taken to be the known power */
         uint64_t since_change_s;  /* now - time of the last change of the known power */
+        bool pulsing;             /* pulse mode: the need is a level of the load of the last minutes */
 };
 
 struct netzero_decision {

@@ -27,6 +27,9 @@ static struct netzero_config direct_config(bool signed_meter) {
 
         c.signed_meter = signed_meter;
         c.algorithm = NETZERO_ALGORITHM_DIRECT;
+        /* The reference step limits of these tests (the scripts were computed by hand with them). */
+        c.power_change_upwards_w = 100;
+        c.power_change_downwards_w = 50;
         return c;
 }
 
@@ -553,6 +556,40 @@ static void test_loop_steps(void **state) {
         netzero_free(nz);
 }
 
+/* 300 W; from 10 min to 30 min a pulsing load on top: an induction hob at part power (1200 W for 3 s of
+ * every 8 s) until 20 min, then an oven's thermostat (2000 W for 30 s of every 90 s). */
+static int load_pulsing(unsigned t) {
+        if (t >= 600 && t < 1200 && t % 8 < 3)
+                return 1500;
+        if (t >= 1200 && t < 1800 && t % 90 < 30)
+                return 2300;
+        return 300;
+}
+
+static void test_loop_pulsing(void **state) {
+        struct plant p;
+        struct netzero *nz = loop_start(&p, true);
+        unsigned before;
+        (void) state;
+
+        run_loop(nz, &p, true, 1, 600, load_pulsing);
+        assert_int_equal(p.known, best_step(300));
+        before = p.commands;
+        run_loop(nz, &p, true, 600, 1800, load_pulsing);
+        print_message("pulsing for 20 min: %u commands, at %d W\n", p.commands - before, p.known);
+        /* Less than half the time on: the floor is the level to serve. The first pulses are followed
+         * (two make pulse mode), then it stays: a handful of commands, not some for every pulse (75 hob
+         * pulses, 7 oven pulses). */
+        assert_true(p.commands - before <= 12);
+        assert_int_equal(p.known, best_step(300));
+        /* The pulses stop: still there, and nothing more for an hour. */
+        before = p.commands;
+        run_loop(nz, &p, true, 1800, 5400, load_pulsing);
+        assert_int_equal(p.known, best_step(300));
+        assert_true(p.commands - before <= 2);
+        netzero_free(nz);
+}
+
 static void test_loop_unsigned(void **state) {
         static const int loads[] = { 100, 300, 372, 700 };
         (void) state;
@@ -616,6 +653,7 @@ int main(void) {
                 cmocka_unit_test(test_format),
                 cmocka_unit_test(test_loop_constant),
                 cmocka_unit_test(test_loop_steps),
+                cmocka_unit_test(test_loop_pulsing),
                 cmocka_unit_test(test_loop_unsigned),
                 cmocka_unit_test(test_loop_unsigned_drop),
         };
