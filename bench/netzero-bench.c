@@ -28,6 +28,7 @@ struct options {
         const char *algorithm;
         bool json;
         bool verbose;
+        bool up_given, down_given;
         struct bench_run_config run;
 };
 
@@ -37,7 +38,7 @@ static void help(void) {
                "Runs the daemon's netzero and inverter-class code against a simulated household and\n"
                "Hoymiles inverter in virtual time over the whole profile, and a lag-limited oracle.\n\n"
                "  --profile FILE        load profile: lines \"seconds,load_w\", '#' comments\n"
-               "  --algorithm NAME      netzero algorithm (see --algorithms)\n"
+               "  --algorithm NAME      netzero algorithm (see --algorithms; default: the daemon's)\n"
                "  --algorithms          list the algorithm names, one a line\n"
                "  --ack-latency S       a limit is acknowledged after S seconds (default %g)\n"
                "  --settle S            then the output settles linearly over S seconds (default %g)\n"
@@ -47,10 +48,13 @@ static void help(void) {
                "  --seed N              noise seed (default %" PRIu64 ")\n"
                "  --unsigned            the meter shows 0 during feed-in (netzero.signed = false)\n"
                "  --span S --maturity S --offset W --hysteresis W --up W --down W\n"
-               "                        netzero settings (defaults as in config.md: 30 15 10 5 100 50)\n"
+               "                        netzero settings (defaults as in configuration.md: 30 15 10 5, and the\n"
+               "                        algorithm's own step limits: direct %d %d, classic %d %d)\n"
                "  --json                one JSON line\n"
                "  --verbose             the daemon's log on stderr\n",
-               PLANT_ACK_LATENCY_S, PLANT_SETTLE_S, BENCH_DEFAULT_LUT, PLANT_NOISE, PLANT_SEED);
+               PLANT_ACK_LATENCY_S, PLANT_SETTLE_S, BENCH_DEFAULT_LUT, PLANT_NOISE, PLANT_SEED,
+               NETZERO_DIRECT_CHANGE_UPWARDS_W, NETZERO_DIRECT_CHANGE_DOWNWARDS_W, NETZERO_CLASSIC_CHANGE_UPWARDS_W,
+               NETZERO_CLASSIC_CHANGE_DOWNWARDS_W);
 }
 
 static int parse_double(const char *name, const char *s, double min, double max, double *ret) {
@@ -190,9 +194,11 @@ static int parse_options(int argc, char **argv, struct options *o) {
                         break;
                 case OPT_UP:
                         r = parse_int("--up", optarg, 1, 100000, &nz->power_change_upwards_w);
+                        o->up_given = true;
                         break;
                 case OPT_DOWN:
                         r = parse_int("--down", optarg, 1, 100000, &nz->power_change_downwards_w);
+                        o->down_given = true;
                         break;
                 case OPT_JSON:
                         o->json = true;
@@ -214,16 +220,20 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 fprintf(stderr, "Unexpected argument \"%s\"\n", argv[optind]);
                 return -EINVAL;
         }
-        if (!o->profile || !o->algorithm) {
-                fprintf(stderr, "--profile and --algorithm are required (see --help)\n");
+        if (!o->profile) {
+                fprintf(stderr, "--profile is required (see --help)\n");
                 return -EINVAL;
         }
+        if (!o->algorithm)
+                o->algorithm = netzero_algorithm_to_string(NETZERO_CONFIG_DEFAULTS.algorithm);
         v = netzero_algorithm_from_string(o->algorithm);
         if (v < 0) {
                 fprintf(stderr, "Unknown algorithm \"%s\" (see --algorithms)\n", o->algorithm);
                 return -EINVAL;
         }
         nz->algorithm = (enum netzero_algorithm) v;
+        /* Without --up / --down: the algorithm's own step limits, as the daemon takes them. */
+        netzero_config_default_steps(nz, o->up_given, o->down_given);
         return 0;
 }
 

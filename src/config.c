@@ -231,6 +231,9 @@ static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct 
                 } else
                         n->nz.algorithm = a;
         }
+        /* Step limits not given are the algorithm's own (netzero.h). */
+        netzero_config_default_steps(&n->nz, json_object_object_get_ex(o, "power_change_upwards", NULL),
+                                     json_object_object_get_ex(o, "power_change_downwards", NULL));
 }
 
 enum check_unit { UNIT_SECONDS, UNIT_VOLT, UNIT_CELSIUS };

@@ -97,6 +97,18 @@ const char *netzero_rule_to_string(enum netzero_rule r) {
         return rule_table[r];
 }
 
+void netzero_config_default_steps(struct netzero_config *c, bool up_given, bool down_given) {
+        bool direct;
+
+        assert(c);
+        direct = c->algorithm == NETZERO_ALGORITHM_DIRECT;
+        if (!up_given)
+                c->power_change_upwards_w = direct ? NETZERO_DIRECT_CHANGE_UPWARDS_W : NETZERO_CLASSIC_CHANGE_UPWARDS_W;
+        if (!down_given)
+                c->power_change_downwards_w =
+                        direct ? NETZERO_DIRECT_CHANGE_DOWNWARDS_W : NETZERO_CLASSIC_CHANGE_DOWNWARDS_W;
+}
+
 static uint64_t usec_to_s(uint64_t usec) {
         return usec / USEC_PER_SEC;
 }

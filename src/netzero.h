@@ -46,17 +46,28 @@ struct netzero_config {
         enum netzero_algorithm algorithm;
 };
 
-/* The default of every netzero key (config.md): the one place they are written. */
-#define NETZERO_CONFIG_DEFAULTS                         \
-        ((struct netzero_config) {                      \
-                .evaluated_time_span_s = 30,            \
-                .maturity_time_span_s = 15,             \
-                .power_offset_w = 10,                   \
-                .power_hysteresis_w = 5,                \
-                .power_change_upwards_w = 100,          \
-                .power_change_downwards_w = 50,         \
-                .algorithm = NETZERO_ALGORITHM_CLASSIC, \
+/* The step limits when the configuration gives none: each algorithm's own (docs/netzero.md). "direct"
+ * only moves within what the readings prove, so larger limits only let it get there in fewer commands. */
+#define NETZERO_CLASSIC_CHANGE_UPWARDS_W 100
+#define NETZERO_CLASSIC_CHANGE_DOWNWARDS_W 50
+#define NETZERO_DIRECT_CHANGE_UPWARDS_W 400
+#define NETZERO_DIRECT_CHANGE_DOWNWARDS_W 200
+
+/* The default of every netzero key (config.md): the one place they are written. The step limits are those
+ * of the default algorithm; netzero_config_default_steps() gives those of another one. */
+#define NETZERO_CONFIG_DEFAULTS                                         \
+        ((struct netzero_config) {                                      \
+                .evaluated_time_span_s = 30,                            \
+                .maturity_time_span_s = 15,                             \
+                .power_offset_w = 10,                                   \
+                .power_hysteresis_w = 5,                                \
+                .power_change_upwards_w = NETZERO_DIRECT_CHANGE_UPWARDS_W,     \
+                .power_change_downwards_w = NETZERO_DIRECT_CHANGE_DOWNWARDS_W, \
+                .algorithm = NETZERO_ALGORITHM_DIRECT,                  \
         })
+
+/* Sets the step limits the configuration did not give (!up_given, !down_given) to c->algorithm's own. */
+void netzero_config_default_steps(struct netzero_config *c, bool up_given, bool down_given);
 
 /* Which rule of "evaluate" decided, in the order of control.md ("classic"); "direct" uses the same names
  * for the same situations, and two of its own. */

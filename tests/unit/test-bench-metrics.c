@@ -322,6 +322,9 @@ static void test_run_netzero(void **state) {
 
                 c.netzero.signed_meter = true;
                 c.netzero.algorithm = (enum netzero_algorithm) a;
+                /* The same step limits for both (the figures below are of +100 / -50 W). */
+                c.netzero.power_change_upwards_w = 100;
+                c.netzero.power_change_downwards_w = 50;
 
                 assert_int_equal(bench_run_netzero(p, lut, &c, &r), 0);
                 print_message("%s: loss %.2f Wh, output %.2f Wh, %u commands, on %.0f s\n",

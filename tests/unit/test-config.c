@@ -199,9 +199,9 @@ static void test_minimal_defaults(void **state) {
         assert_int_equal(c->netzero.nz.maturity_time_span_s, 15);
         assert_int_equal(c->netzero.nz.power_offset_w, 10);
         assert_int_equal(c->netzero.nz.power_hysteresis_w, 5);
-        assert_int_equal(c->netzero.nz.power_change_upwards_w, 100);
-        assert_int_equal(c->netzero.nz.power_change_downwards_w, 50);
-        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_CLASSIC);
+        assert_int_equal(c->netzero.nz.power_change_upwards_w, NETZERO_DIRECT_CHANGE_UPWARDS_W);
+        assert_int_equal(c->netzero.nz.power_change_downwards_w, NETZERO_DIRECT_CHANGE_DOWNWARDS_W);
+        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_DIRECT);
         /* supervisor: an absent check is disabled */
         for (int i = 0; i < _LOCK_MAX; i++)
                 assert_false(c->supervisor.checks[i].enabled);
@@ -210,6 +210,35 @@ static void test_minimal_defaults(void **state) {
         assert_false(c->http.enabled);
         assert_int_equal(c->n_devices, 0);
         config_free(c);
+}
+
+/* Step limits not given are the algorithm's own; one given is kept, the other still defaults. */
+static void test_netzero_step_defaults(void **state) {
+        struct config *c;
+
+        (void) state;
+        c = parse_valid("{\"mqtt\": {\"host\": \"10.0.0.1:1883\"}, \"netzero\": {\"enabled\": false,"
+                        " \"signed\": true, \"algorithm\": \"classic\"}}");
+        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_CLASSIC);
+        assert_int_equal(c->netzero.nz.power_change_upwards_w, NETZERO_CLASSIC_CHANGE_UPWARDS_W);
+        assert_int_equal(c->netzero.nz.power_change_downwards_w, NETZERO_CLASSIC_CHANGE_DOWNWARDS_W);
+        config_free(c);
+        c = parse_valid("{\"mqtt\": {\"host\": \"10.0.0.1:1883\"}, \"netzero\": {\"enabled\": false,"
+                        " \"signed\": true, \"algorithm\": \"direct\","
+                        " \"power_change_upwards\": 150}}");
+        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_DIRECT);
+        assert_int_equal(c->netzero.nz.power_change_upwards_w, 150);
+        assert_int_equal(c->netzero.nz.power_change_downwards_w, NETZERO_DIRECT_CHANGE_DOWNWARDS_W);
+        config_free(c);
+        c = parse_valid("{\"mqtt\": {\"host\": \"10.0.0.1:1883\"}, \"netzero\": {\"enabled\": false,"
+                        " \"signed\": true, \"power_change_downwards\": 30}}");
+        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_DIRECT);
+        assert_int_equal(c->netzero.nz.power_change_upwards_w, NETZERO_DIRECT_CHANGE_UPWARDS_W);
+        assert_int_equal(c->netzero.nz.power_change_downwards_w, 30);
+        config_free(c);
+        /* The algorithm's own limits differ, or the test shows nothing. */
+        assert_int_not_equal(NETZERO_DIRECT_CHANGE_UPWARDS_W, NETZERO_CLASSIC_CHANGE_UPWARDS_W);
+        assert_int_not_equal(NETZERO_DIRECT_CHANGE_DOWNWARDS_W, NETZERO_CLASSIC_CHANGE_DOWNWARDS_W);
 }
 
 static void test_section_defaults(void **state) {
@@ -233,9 +262,9 @@ static void test_section_defaults(void **state) {
         assert_int_equal(c->netzero.nz.maturity_time_span_s, 15);
         assert_int_equal(c->netzero.nz.power_offset_w, 10);
         assert_int_equal(c->netzero.nz.power_hysteresis_w, 5);
-        assert_int_equal(c->netzero.nz.power_change_upwards_w, 100);
-        assert_int_equal(c->netzero.nz.power_change_downwards_w, 50);
-        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_CLASSIC);
+        assert_int_equal(c->netzero.nz.power_change_upwards_w, NETZERO_DIRECT_CHANGE_UPWARDS_W);
+        assert_int_equal(c->netzero.nz.power_change_downwards_w, NETZERO_DIRECT_CHANGE_DOWNWARDS_W);
+        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_DIRECT);
         assert_string_equal(c->bluetooth_adapter, "hci0");
         /* http section without listen: 127.0.0.1:8080 */
         assert_true(c->http.enabled);
@@ -1438,6 +1467,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_minimal_defaults),
                 cmocka_unit_test(test_section_defaults),
+                cmocka_unit_test(test_netzero_step_defaults),
                 cmocka_unit_test(test_explicit_values),
                 cmocka_unit_test(test_relative_files),
                 cmocka_unit_test(test_example),

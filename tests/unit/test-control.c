@@ -418,6 +418,9 @@ static void enable_netzero(struct config *c) {
         c->netzero.enabled = true;
         c->netzero.nz = NETZERO_CONFIG_DEFAULTS;
         c->netzero.nz.signed_meter = true;
+        /* control.md's example is of "classic" with its own step limits (direct is the default). */
+        c->netzero.nz.algorithm = NETZERO_ALGORITHM_CLASSIC;
+        netzero_config_default_steps(&c->netzero.nz, false, false);
 }
 
 static void enable_check(struct config *c, enum lock_id id, double threshold, double hysteresis) {

@@ -21,7 +21,10 @@
 static struct netzero_config reference_config(bool signed_meter) {
         struct netzero_config c = NETZERO_CONFIG_DEFAULTS;
 
+        /* control.md's examples are of "classic" with its own step limits (direct is the default). */
         c.signed_meter = signed_meter;
+        c.algorithm = NETZERO_ALGORITHM_CLASSIC;
+        netzero_config_default_steps(&c, false, false);
         return c;
 }
 
