@@ -101,7 +101,9 @@ void netzero_config_default_steps(struct netzero_config *c, bool up_given, bool 
         bool direct;
 
         assert(c);
-        direct = c->algorithm == NETZERO_ALGORITHM_DIRECT;
+        /* With an unsigned meter "direct" cannot see how far it overshot, so larger steps only overshoot
+         * further: it takes classic's limits (bench/README.md, "Unsigned meters"). */
+        direct = c->algorithm == NETZERO_ALGORITHM_DIRECT && c->signed_meter;
         if (!up_given)
                 c->power_change_upwards_w = direct ? NETZERO_DIRECT_CHANGE_UPWARDS_W : NETZERO_CLASSIC_CHANGE_UPWARDS_W;
         if (!down_given)
@@ -270,9 +272,7 @@ static void classic_evaluate(const struct netzero *nz, struct netzero_evaluation
 #define DIRECT_MEDIAN_MIN 3u
 /* Pulse mode serves this percentile of the load of the last NETZERO_PULSE_WINDOW_S: the load level that
  * costs least against a load switching between a floor and a peak is the one it spends most time at. */
-#ifndef DIRECT_PULSE_PERCENTILE
 #define DIRECT_PULSE_PERCENTILE 50u
-#endif
 _Static_assert(DIRECT_MEDIAN_MIN <= NETZERO_DIRECT_MEDIAN, "the median buffer holds NETZERO_DIRECT_MEDIAN");
 
 static int64_t max64(int64_t a, int64_t b) {

@@ -57,6 +57,7 @@ struct netzero_config {
  * of the default algorithm; netzero_config_default_steps() gives those of another one. */
 #define NETZERO_CONFIG_DEFAULTS                                         \
         ((struct netzero_config) {                                      \
+                .signed_meter = true,                                   \
                 .evaluated_time_span_s = 30,                            \
                 .maturity_time_span_s = 15,                             \
                 .power_offset_w = 10,                                   \
@@ -66,7 +67,8 @@ struct netzero_config {
                 .algorithm = NETZERO_ALGORITHM_DIRECT,                  \
         })
 
-/* Sets the step limits the configuration did not give (!up_given, !down_given) to c->algorithm's own. */
+/* Sets the step limits the configuration did not give (!up_given, !down_given) to c->algorithm's own
+ * (direct with an unsigned meter: classic's). c->algorithm and c->signed_meter must be set. */
 void netzero_config_default_steps(struct netzero_config *c, bool up_given, bool down_given);
 
 /* Which rule of "evaluate" decided, in the order of control.md ("classic"); "direct" uses the same names

@@ -262,8 +262,9 @@ static void test_section_defaults(void **state) {
         assert_int_equal(c->netzero.nz.maturity_time_span_s, 15);
         assert_int_equal(c->netzero.nz.power_offset_w, 10);
         assert_int_equal(c->netzero.nz.power_hysteresis_w, 5);
-        assert_int_equal(c->netzero.nz.power_change_upwards_w, NETZERO_DIRECT_CHANGE_UPWARDS_W);
-        assert_int_equal(c->netzero.nz.power_change_downwards_w, NETZERO_DIRECT_CHANGE_DOWNWARDS_W);
+        /* "direct" with an unsigned meter takes classic's step limits (netzero_config_default_steps()). */
+        assert_int_equal(c->netzero.nz.power_change_upwards_w, NETZERO_CLASSIC_CHANGE_UPWARDS_W);
+        assert_int_equal(c->netzero.nz.power_change_downwards_w, NETZERO_CLASSIC_CHANGE_DOWNWARDS_W);
         assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_DIRECT);
         assert_string_equal(c->bluetooth_adapter, "hci0");
         /* http section without listen: 127.0.0.1:8080 */
