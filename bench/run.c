@@ -5,7 +5,8 @@
  * plant instead of an AhoyDTU; one meter device fed the grid power. Each
  * virtual second: the plant acknowledges what is due, the driver takes its
  * tick (one read or one command, as the real glue does, answered at once),
- * the control core takes its tick, and the meter publishes. */
+ * the control core takes its tick, and the meter publishes; a limit decided
+ * on that reading goes out in the same second, as the glue sends it at once. */
 
 #include <assert.h>
 #include <errno.h>
@@ -26,6 +27,7 @@ struct bench_inverter {
         struct control_device *dev;
         struct bench_metrics *metrics;
         bool queue_overflow;
+        bool kicked; /* the target percent changed: the glue runs its loop at once */
 };
 
 static int inv_set_on(void *state, bool on) {
@@ -38,7 +40,11 @@ static int inv_set_on(void *state, bool on) {
 static int inv_set_power(void *state, int power_w, int *ret_applied_w) {
         struct bench_inverter *b = state;
 
+        int before = b->sync.target_percent;
+
         *ret_applied_w = dtu_sync_set_power(&b->sync, power_w);
+        if (b->sync.target_percent != before)
+                b->kicked = true;
         return 0;
 }
 
@@ -78,15 +84,15 @@ static void inv_report(struct bench_inverter *b, uint64_t now_usec) {
                 control_device_status(b->dev, DEVICE_CLASS_INVERTER, st, now_usec);
 }
 
-/* One tick of the glue: one request, answered at once by the plant. */
-static void inv_tick(struct bench_inverter *b, double now_s, uint64_t now_usec) {
+/* One step of the glue: one request, answered at once by the plant. */
+static enum dtu_action inv_step(struct bench_inverter *b, double now_s, uint64_t now_usec) {
         enum plant_command_kind kind;
         int percent = 0;
         enum dtu_action act = dtu_sync_next(&b->sync, now_usec, &percent);
 
         switch (act) {
         case DTU_ACTION_NONE:
-                return;
+                return act;
         case DTU_ACTION_READ: {
                 struct dtu_reading rd = {
                         .state = b->plant.on ? DTU_STATE_ON : DTU_STATE_OFF,
@@ -96,7 +102,7 @@ static void inv_tick(struct bench_inverter *b, double now_s, uint64_t now_usec) 
                 };
                 dtu_sync_read_done(&b->sync, now_usec, 0, &rd);
                 inv_report(b, now_usec);
-                return;
+                return act;
         }
         case DTU_ACTION_LIMIT:
                 kind = PLANT_COMMAND_LIMIT;
@@ -115,6 +121,23 @@ static void inv_tick(struct bench_inverter *b, double now_s, uint64_t now_usec) 
                 b->queue_overflow = true;
         dtu_sync_command_done(&b->sync, now_usec, 0);
         inv_report(b, now_usec);
+        return act;
+}
+
+/* The 1 s tick; a command that a read made due (it ended a wait) follows the
+ * read at once, as in the glue. */
+static void inv_tick(struct bench_inverter *b, double now_s, uint64_t now_usec) {
+        if (inv_step(b, now_s, now_usec) == DTU_ACTION_READ && dtu_sync_command_due(&b->sync, now_usec))
+                (void) inv_step(b, now_s, now_usec);
+}
+
+/* The glue's kick after set_power(): the new limit goes out now. */
+static void inv_kicked(struct bench_inverter *b, double now_s, uint64_t now_usec) {
+        if (!b->kicked)
+                return;
+        b->kicked = false;
+        if (dtu_sync_command_due(&b->sync, now_usec))
+                (void) inv_step(b, now_s, now_usec);
 }
 
 int bench_run_netzero(const struct profile *p, const struct lut *lut, const struct bench_run_config *c,
@@ -159,6 +182,7 @@ int bench_run_netzero(const struct profile *p, const struct lut *lut, const stru
 
                 inv_tick(&inv, t, now_usec);
                 (void) control_tick(ctl, now_usec, true);
+                inv_kicked(&inv, t, now_usec);
                 control_get_class(ctl, DEVICE_CLASS_INVERTER, &ci);
                 if (ci.status == DEVICE_STATUS_ON)
                         ret->seconds_on += 1.0;
@@ -170,6 +194,7 @@ int bench_run_netzero(const struct profile *p, const struct lut *lut, const stru
                         if (!c->netzero.signed_meter && grid < 0)
                                 grid = 0;
                         control_device_consumption(meter, (int) grid, now_usec);
+                        inv_kicked(&inv, t, now_usec);
                 }
         }
         ret->set_power_calls = control_get_stats(ctl)->netzero_commands;

@@ -74,6 +74,15 @@ uint64_t dtu_glue_now(const struct dtu_glue *g) {
         return device_now_usec(g->device);
 }
 
+static void kick(struct dtu_glue *g);
+
+/* A command that became due while a request was in flight (or that the read
+ * just ended the wait of) goes out now, not at the next tick. */
+static void kick_if_command_due(struct dtu_glue *g) {
+        if (!g->req && dtu_sync_command_due(&g->sync, dtu_glue_now(g)))
+                kick(g);
+}
+
 static void report(struct dtu_glue *g) {
         enum device_status st;
         int w;
@@ -140,6 +149,7 @@ void dtu_glue_read_done(struct dtu_glue *g, int error, const char *refusal, cons
         device_report_read(g->device, error, "state read");
         dtu_sync_read_done(&g->sync, dtu_glue_now(g), error, error < 0 ? NULL : rd);
         report(g);
+        kick_if_command_due(g);
 }
 
 void dtu_glue_command_done(struct dtu_glue *g, int error, const char *what, const char *refusal) {
@@ -150,6 +160,7 @@ void dtu_glue_command_done(struct dtu_glue *g, int error, const char *what, cons
         }
         dtu_sync_command_done(&g->sync, dtu_glue_now(g), error);
         report(g);
+        kick_if_command_due(g);
 }
 
 void dtu_glue_log_command(struct dtu_glue *g, enum dtu_action act, int percent) {
@@ -199,7 +210,9 @@ static void on_tick(void *userdata) {
         step(g);
 }
 
-/* Run the loop at once instead of at the next tick. */
+/* Run the loop at once instead of at the next tick: the timer fires in the
+ * next iteration of the event loop, after the caller (the control core, or a
+ * request's done callback) has returned. */
 static void kick(struct dtu_glue *g) {
         if (!g->started)
                 return;
@@ -218,7 +231,14 @@ static int glue_set_on(void *state, bool on) {
 static int glue_set_power(void *state, int power_w, int *ret_applied_w) {
         struct dtu_glue *g = state;
 
+        int before = g->sync.target_percent;
+
         *ret_applied_w = dtu_sync_set_power(&g->sync, power_w);
+        /* A limit decided on a meter reading goes out now (or right after the
+         * request in flight), not at the next 1 s tick: docs/netzero.md,
+         * "From reading to command". */
+        if (g->sync.target_percent != before)
+                kick_if_command_due(g);
         return 0;
 }
 

@@ -183,6 +183,12 @@ enum dtu_action dtu_sync_next(struct dtu_sync *s, uint64_t now_usec, int *ret_pe
         return a;
 }
 
+bool dtu_sync_command_due(const struct dtu_sync *s, uint64_t now_usec) {
+        int percent;
+
+        return s->in_flight == DTU_ACTION_NONE && command_due(s, now_usec, false, &percent) != DTU_ACTION_NONE;
+}
+
 bool dtu_sync_should_preempt(const struct dtu_sync *s, uint64_t now_usec) {
         int percent;
 

@@ -99,6 +99,10 @@ void dtu_sync_power_range(const struct dtu_sync *s, int *ret_min_w, int *ret_max
  * dtu_sync_abort(); while one is in flight the answer is DTU_ACTION_NONE.
  * For DTU_ACTION_LIMIT *ret_percent is the percent to set. */
 enum dtu_action dtu_sync_next(struct dtu_sync *s, uint64_t now_usec, int *ret_percent);
+/* True when a command (not a read) would go out now: the driver sends it at
+ * once rather than at the next tick (a new limit from netzero, or one that
+ * waited for the request in flight or for the read that ended a wait). */
+bool dtu_sync_command_due(const struct dtu_sync *s, uint64_t now_usec);
 /* True when an off is due and the request in flight is something else: the
  * driver cancels it (and calls dtu_sync_abort()) so the off goes out now. */
 bool dtu_sync_should_preempt(const struct dtu_sync *s, uint64_t now_usec);
