@@ -144,7 +144,9 @@ int bench_run_netzero(const struct profile *p, const struct lut *lut, const stru
                       struct bench_run_result *ret) {
         struct config config = {
                 .general.default_mode = MODE_DISCHARGE,
-                .netzero = { .present = true, .enabled = true, .nz = c->netzero },
+                .netzero = { .present = true, .enabled = true, .nz = c->netzero,
+                             .fallback_after_s = NETZERO_FALLBACK_AFTER_S_DEFAULT,
+                             .fallback_power_w = NETZERO_FALLBACK_POWER_W_DEFAULT },
         };
         struct outputs out = {};
         struct bench_inverter inv = {};

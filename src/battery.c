@@ -69,6 +69,13 @@ void battery_class_schedule(struct class_member *const *members, size_t n, uint6
                 start_read(next_serial, now_usec);
 }
 
+double battery_record_size_ah(const struct battery_record *r) {
+        /* Its full capacity when the BMS tells it, else as implied by remaining and SoC. */
+        if (r->full_ah > 0)
+                return r->full_ah;
+        return r->soc_pct > 0 ? r->remaining_ah * 100 / r->soc_pct : 0;
+}
+
 void battery_class_sums(struct class_member *const *members, size_t n, struct battery_sums *ret) {
         double weight = 0, weighted = 0, soc_sum = 0;
 
@@ -83,9 +90,7 @@ void battery_class_sums(struct class_member *const *members, size_t n, struct ba
                 ret->current_a += r->current_a;
                 ret->remaining_ah += r->remaining_ah;
                 soc_sum += r->soc_pct;
-                /* Weight each SoC by the battery's size: its full capacity when
-                 * the BMS tells it, else as implied by remaining and SoC. */
-                double w = r->full_ah > 0 ? r->full_ah : r->soc_pct > 0 ? r->remaining_ah * 100 / r->soc_pct : 0;
+                double w = battery_record_size_ah(r);
                 weight += w;
                 weighted += w * r->soc_pct;
         }

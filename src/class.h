@@ -80,6 +80,8 @@ struct battery_sums {
         double soc_pct;
 };
 void battery_class_sums(struct class_member *const *members, size_t n, struct battery_sums *ret);
+/* The weight of a battery's SoC in a sum (bat/sum, supervisor.soc_*): its size in Ah. */
+double battery_record_size_ah(const struct battery_record *r);
 /* Plausibility of a record from a BMS or another controller: every cell 0..5 V,
  * every temperature -40..+100 °C, |current| <= 2000 A, SoC 0..100 %, at least
  * one cell, voltage, current, SoC, cells and temperatures finite (bounds

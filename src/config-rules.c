@@ -44,6 +44,10 @@ static void check_classes(struct config_ctx *ctx, struct config *c) {
         if (n_inv > 0 && !nz && !c->general.has_inverter_power)
                 config_error(ctx, "general.inverter_power",
                              "required when an inverter is configured and netzero is disabled");
+        if (c->netzero.has_max_power && c->general.has_inverter_power &&
+            c->general.inverter_power_w > c->netzero.max_power_w)
+                config_error(ctx, "general.inverter_power", "%d W is above netzero.max_power (%d W)",
+                             c->general.inverter_power_w, c->netzero.max_power_w);
         if (nz && n_cons == 0)
                 config_error(ctx, "netzero.enabled", "netzero needs at least one consumption device (mqttConsumption)");
         if (nz && n_inv == 0)

@@ -184,20 +184,44 @@ static void parse_logging(struct config_ctx *ctx, struct json_object *o, struct 
         }
 }
 
+/* netzero.max_power and netzero.fallback (control.md, "Output cap" and "Meter fallback"). */
+static void parse_netzero_limits(struct config_ctx *ctx, struct json_object *o, struct config_netzero *n) {
+        static const char *const fb_keys[] = { "after", "power", NULL };
+        struct json_object *fb;
+
+        if (json_object_object_get_ex(o, "max_power", NULL) &&
+            config_get_int(ctx, "netzero", o, "max_power", false, 0, 1, 100000, &n->max_power_w) >= 0)
+                n->has_max_power = true;
+        if (!json_object_object_get_ex(o, "fallback", &fb))
+                return;
+        if (!json_object_is_type(fb, json_type_object)) {
+                config_type_error(ctx, "netzero", "fallback", fb, "an object");
+                return;
+        }
+        config_check_keys(ctx, "netzero.fallback", fb, fb_keys);
+        config_get_int(ctx, "netzero.fallback", fb, "after", false, NETZERO_FALLBACK_AFTER_S_DEFAULT, 5, 3600,
+                       &n->fallback_after_s);
+        config_get_int(ctx, "netzero.fallback", fb, "power", false, NETZERO_FALLBACK_POWER_W_DEFAULT, 0, 100000,
+                       &n->fallback_power_w);
+}
+
 static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct config_netzero *n) {
         static const char *const keys[] = { "enabled", "signed", "evaluated_time_span", "maturity_time_span",
                                             "power_offset", "power_hysteresis", "power_change_upwards",
-                                            "power_change_downwards", "algorithm", NULL };
+                                            "power_change_downwards", "algorithm", "max_power", "fallback", NULL };
         const struct netzero_config def = NETZERO_CONFIG_DEFAULTS;
         _cleanup_free_ char *alg = NULL;
         char shown[CONFIG_SHOW_SIZE];
         int span = (int) def.evaluated_time_span_s, maturity = (int) def.maturity_time_span_s;
 
         n->nz = def;
+        n->fallback_after_s = NETZERO_FALLBACK_AFTER_S_DEFAULT;
+        n->fallback_power_w = NETZERO_FALLBACK_POWER_W_DEFAULT;
         if (!o)
                 return;
         n->present = true;
         config_check_keys(ctx, "netzero", o, keys);
+        parse_netzero_limits(ctx, o, n);
         config_get_bool(ctx, "netzero", o, "enabled", true, false, &n->enabled);
         config_get_bool(ctx, "netzero", o, "signed", true, false, &n->nz.signed_meter);
         /* Values above 120 s are accepted (the original firmware did) but capped. */
@@ -236,7 +260,47 @@ static void parse_netzero(struct config_ctx *ctx, struct json_object *o, struct 
                                      json_object_object_get_ex(o, "power_change_downwards", NULL));
 }
 
-enum check_unit { UNIT_SECONDS, UNIT_VOLT, UNIT_CELSIUS };
+enum check_unit { UNIT_SECONDS, UNIT_VOLT, UNIT_CELSIUS, UNIT_PERCENT, UNIT_AMPERE };
+
+/* One supervisor check object: {"enabled", "threshold"[, "hysteresis"]}. */
+static void parse_check(struct config_ctx *ctx, struct json_object *o, const char *name, enum check_unit unit,
+                        bool hysteresis, struct supervisor_check_config *c) {
+        static const char *const keys_h[] = { "enabled", "threshold", "hysteresis", NULL };
+        static const char *const keys_t[] = { "enabled", "threshold", NULL };
+        struct json_object *co;
+        char path[64];
+        double min, max, hmax;
+
+        snprintf(path, sizeof(path), "supervisor.%s", name);
+        if (!json_object_object_get_ex(o, name, &co))
+                return;
+        if (!json_object_is_type(co, json_type_object)) {
+                config_type_error(ctx, "supervisor", name, co, "an object");
+                return;
+        }
+        config_check_keys(ctx, path, co, hysteresis ? keys_h : keys_t);
+        switch (unit) {
+        case UNIT_SECONDS:
+                min = 1, max = 86400, hmax = 0;
+                break;
+        case UNIT_VOLT:
+                min = 1.0, max = 5.0, hmax = 1.0;
+                break;
+        case UNIT_PERCENT:
+                min = 0, max = 100, hmax = 50;
+                break;
+        case UNIT_AMPERE:
+                min = 0.1, max = 2000, hmax = 1000;
+                break;
+        default:
+                min = -40, max = 100, hmax = 50;
+                break;
+        }
+        config_get_bool(ctx, path, co, "enabled", true, false, &c->enabled);
+        config_get_double(ctx, path, co, "threshold", true, 0, min, max, &c->threshold);
+        if (hysteresis)
+                config_get_double(ctx, path, co, "hysteresis", false, 0, 0, hmax, &c->hysteresis);
+}
 
 static void parse_supervisor(struct config_ctx *ctx, struct json_object *o, struct supervisor_config *s) {
         static const struct {
@@ -254,54 +318,32 @@ static void parse_supervisor(struct config_ctx *ctx, struct json_object *o, stru
                 { LOCK_LIVE_DATA_LOST_CHARGE, UNIT_SECONDS, false },
                 { LOCK_LIVE_DATA_LOST_DISCHARGE, UNIT_SECONDS, false },
                 { LOCK_MQTT_OFFLINE, UNIT_SECONDS, false },
+                { LOCK_SOC_LOW, UNIT_PERCENT, true },
+                { LOCK_SOC_HIGH, UNIT_PERCENT, true },
+                { LOCK_CURRENT_CHARGE, UNIT_AMPERE, true },
         };
-        static const char *const keys_h[] = { "enabled", "threshold", "hysteresis", NULL };
-        static const char *const keys_t[] = { "enabled", "threshold", NULL };
-        const char *allowed[ELEMENTSOF(checks) + 1];
+        const char *allowed[ELEMENTSOF(checks) + 2];
 
         *s = (struct supervisor_config) {};
         if (!o)
                 return;
         for (size_t i = 0; i < ELEMENTSOF(checks); i++)
                 allowed[i] = lock_to_string(checks[i].id);
-        allowed[ELEMENTSOF(checks)] = NULL;
+        allowed[ELEMENTSOF(checks)] = "current_discharge";
+        allowed[ELEMENTSOF(checks) + 1] = NULL;
         config_check_keys(ctx, "supervisor", o, allowed);
 
-        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
-                struct supervisor_check_config *c = &s->checks[checks[i].id];
-                const char *name = lock_to_string(checks[i].id);
-                struct json_object *co;
-                char path[64];
-                double min, max, hmax;
-
-                snprintf(path, sizeof(path), "supervisor.%s", name);
-                if (!json_object_object_get_ex(o, name, &co))
-                        continue;
-                if (!json_object_is_type(co, json_type_object)) {
-                        config_type_error(ctx, "supervisor", name, co, "an object");
-                        continue;
-                }
-                config_check_keys(ctx, path, co, checks[i].hysteresis ? keys_h : keys_t);
-                switch (checks[i].unit) {
-                case UNIT_SECONDS:
-                        min = 1, max = 86400, hmax = 0;
-                        break;
-                case UNIT_VOLT:
-                        min = 1.0, max = 5.0, hmax = 1.0;
-                        break;
-                default:
-                        min = -40, max = 100, hmax = 50;
-                        break;
-                }
-                config_get_bool(ctx, path, co, "enabled", true, false, &c->enabled);
-                config_get_double(ctx, path, co, "threshold", true, 0, min, max, &c->threshold);
-                if (checks[i].hysteresis)
-                        config_get_double(ctx, path, co, "hysteresis", false, 0, 0, hmax, &c->hysteresis);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++)
+                parse_check(ctx, o, lock_to_string(checks[i].id), checks[i].unit, checks[i].hysteresis,
+                            &s->checks[checks[i].id]);
+        parse_check(ctx, o, "current_discharge", UNIT_AMPERE, true, &s->current_discharge);
 
         const struct supervisor_check_config *lo = &s->checks[LOCK_CELL_LOW], *hi = &s->checks[LOCK_CELL_HIGH];
         if (lo->enabled && hi->enabled && lo->threshold >= hi->threshold)
                 config_error(ctx, "supervisor.cell_low.threshold", "must be below supervisor.cell_high.threshold");
+        lo = &s->checks[LOCK_SOC_LOW], hi = &s->checks[LOCK_SOC_HIGH];
+        if (lo->enabled && hi->enabled && lo->threshold >= hi->threshold)
+                config_error(ctx, "supervisor.soc_low.threshold", "must be below supervisor.soc_high.threshold");
 }
 
 static void parse_bluetooth(struct config_ctx *ctx, struct json_object *o, char **adapter) {

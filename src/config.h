@@ -41,10 +41,20 @@ struct config_logging {
         int level; /* LOG_DEBUG ... LOG_ERR */
 };
 
+/* netzero.fallback without the object, or without a key of it (configuration.md). */
+#define NETZERO_FALLBACK_AFTER_S_DEFAULT 60
+#define NETZERO_FALLBACK_POWER_W_DEFAULT 0
+
 struct config_netzero {
         bool present; /* section given */
         bool enabled;
         struct netzero_config nz;
+        /* netzero.max_power: the inverter class is never set above it (also caps general.inverter_power). */
+        bool has_max_power;
+        int max_power_w;
+        /* netzero.fallback: no consumption reading for this long while the inverters are on → power_w. */
+        int fallback_after_s;
+        int fallback_power_w;
 };
 
 struct config_http {

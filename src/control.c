@@ -13,6 +13,7 @@
 #include "control.h"
 #include "homebattery/log.h"
 #include "netzero.h"
+#include "output-limits.h"
 #include "homebattery/time-util.h"
 
 
@@ -27,6 +28,8 @@ struct control {
         struct supervisor *supervisor;
         struct mode_switcher *modes;
         struct netzero *netzero; /* NULL when disabled */
+        struct output_limits limits;
+        uint64_t last_reading_usec; /* the newest consumption reading */
 
         struct control_device **devices;
         size_t n_devices;
@@ -60,6 +63,7 @@ int control_new(const struct config *config, uint64_t start_usec, const struct o
         ctl->out = *out;
         ctl->top_lock = "startup";
         ctl->energy_day = -1;
+        output_limits_init(&ctl->limits, config);
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
                 ctl->classes[switched[i]].cls = switched[i];
         r = supervisor_new(&config->supervisor, start_usec, &ctl->supervisor);
@@ -155,16 +159,23 @@ void control_device_set_read_interval(struct control_device *d, uint64_t interva
 
 static void set_inverter_power(struct control *ctl, int p_w, const char *why) {
         struct switch_class *inv = &ctl->classes[DEVICE_CLASS_INVERTER];
-        int applied = inverter_class_set_power(inv, p_w);
+        int capped = output_limits_cap(&ctl->limits, p_w);
+        int applied = inverter_class_set_power(inv, capped);
 
-        log_info("inverter", "Set power %d W (%s): the inverters will produce %d W", p_w, why, applied);
+        if (capped != p_w)
+                log_info("inverter", "Set power %d W (%s, capped from %d W): the inverters will produce %d W",
+                         capped, why, p_w, applied);
+        else
+                log_info("inverter", "Set power %d W (%s): the inverters will produce %d W", p_w, why, applied);
 }
 
 static void inverter_status_changed(struct control *ctl, uint64_t now_usec) {
         struct switch_class *inv = &ctl->classes[DEVICE_CLASS_INVERTER];
 
-        if (ctl->netzero)
+        if (ctl->netzero) {
                 (void) netzero_inverter_status(ctl->netzero, now_usec, inv->status);
+                output_limits_inverter_on(&ctl->limits, now_usec, inv->status == DEVICE_STATUS_ON);
+        }
         /* Recovery works better when the others run at minimum. */
         if (inv->status == DEVICE_STATUS_FAULT)
                 set_inverter_power(ctl, 0, "class fault");
@@ -290,11 +301,50 @@ static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_con
                 apply_mode_result(ctl, &mres);
 }
 
+static void run_output_limits(struct control *ctl, uint64_t now_usec) {
+        struct switch_class *inv = &ctl->classes[DEVICE_CLASS_INVERTER];
+        struct output_limits_result res;
+        char why[96];
+
+        /* ctl->sup_batteries: filled by run_supervisor() in this tick. */
+        output_limits_tick(&ctl->limits, now_usec,
+                           &(struct output_limits_input) {
+                                   .last_reading_usec = ctl->last_reading_usec,
+                                   .power_known = inv->power_known,
+                                   .power_w = inv->power_w,
+                                   .batteries = ctl->sup_batteries,
+                                   .n_batteries = ctl->n_batteries,
+                           },
+                           &res);
+        switch (res.event) {
+        case OUTPUT_LIMITS_FALLBACK_START:
+                log_warning("netzero", "No consumption reading for %d s while the inverters are on: "
+                            "holding the fallback power %d W until readings return",
+                            ctl->config->netzero.fallback_after_s, res.power_w);
+                set_inverter_power(ctl, res.power_w, "meter fallback");
+                break;
+        case OUTPUT_LIMITS_CURRENT_CAP:
+                snprintf(why, sizeof(why), "battery %s discharges %.1f A above supervisor.current_discharge",
+                         ctl->batteries[res.battery]->name, res.excess_a);
+                log_warning("inverter", "Reducing the inverters to %d W: %s", res.power_w, why);
+                set_inverter_power(ctl, res.power_w, "discharge current limit");
+                break;
+        case OUTPUT_LIMITS_CURRENT_END:
+                log_info("inverter", "Battery discharge current back below supervisor.current_discharge: "
+                         "the cap is lifted");
+                break;
+        default:
+                break;
+        }
+}
+
 bool control_tick(struct control *ctl, uint64_t now_usec, bool mqtt_connected) {
         bool feed = false;
 
         battery_class_schedule(ctl->batteries, ctl->n_batteries, now_usec, &ctl->serial_idle_since_usec);
         run_supervisor(ctl, now_usec, mqtt_connected, &feed);
+        if (!ctl->protect_all)
+                run_output_limits(ctl, now_usec);
         return feed;
 }
 
@@ -464,6 +514,9 @@ void control_device_consumption(struct control_device *d, int power_w, uint64_t 
         m->heard = true;
         m->consumption_w = power_w;
         m->last_arrival_usec = now_usec ? now_usec : 1;
+        ctl->last_reading_usec = m->last_arrival_usec;
+        if (output_limits_reading(&ctl->limits))
+                log_info("netzero", "Consumption readings are back: netzero takes over from the fallback power");
         if (!consumption_class_total(ctl->meters, ctl->n_meters, &total))
                 return;
         ctl->stats.consumption_w = total;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "class.h"
 #include "supervisor.h"
 #include "homebattery/time-util.h"
 
@@ -36,6 +37,9 @@ static const struct lock_info lock_table[_LOCK_MAX] = {
         [LOCK_TEMP_LOW_DISCHARGE]       = { "temp_low_discharge",       34, INV,          false, true },
         [LOCK_TEMP_HIGH_CHARGE]         = { "temp_high_charge",         35, CHA | SOL,    false, true },
         [LOCK_TEMP_HIGH_DISCHARGE]      = { "temp_high_discharge",      36, INV,          false, true },
+        [LOCK_SOC_LOW]                  = { "soc_low",                  37, INV,          false, true },
+        [LOCK_SOC_HIGH]                 = { "soc_high",                 38, CHA,          false, true },
+        [LOCK_CURRENT_CHARGE]           = { "current_charge",           39, CHA,          false, true },
 };
 
 enum verdict {
@@ -49,6 +53,8 @@ enum check_kind {
         KIND_TIME,      /* threshold in s, compared in usec */
         KIND_CELL,      /* threshold in V, compared in mV */
         KIND_TEMP,      /* threshold in °C, compared in tenths of °C */
+        KIND_SOC,       /* threshold in %, compared in tenths of % */
+        KIND_CURRENT,   /* threshold in A, compared in hundredths of A */
 };
 
 struct supervisor {
@@ -113,6 +119,11 @@ static enum check_kind check_kind(enum lock_id id) {
         case LOCK_TEMP_HIGH_CHARGE:
         case LOCK_TEMP_HIGH_DISCHARGE:
                 return KIND_TEMP;
+        case LOCK_SOC_LOW:
+        case LOCK_SOC_HIGH:
+                return KIND_SOC;
+        case LOCK_CURRENT_CHARGE:
+                return KIND_CURRENT;
         default:
                 return KIND_NONE;
         }
@@ -125,7 +136,10 @@ static double kind_scale(enum check_kind k) {
         case KIND_CELL:
                 return 1000.0;
         case KIND_TEMP:
+        case KIND_SOC:
                 return 10.0;
+        case KIND_CURRENT:
+                return 100.0;
         default:
                 return 1.0;
         }
@@ -398,6 +412,60 @@ static const char *run_battery_checks(struct supervisor *sup, const struct super
         return problem;
 }
 
+/* The SoC of all batteries with a record, weighted by their size (as bat/sum), in tenths of %, and the
+ * largest charge current of one battery in hundredths of A. false when no battery has a record: then the
+ * SoC and current checks make no decision (they are comfort limits, not safety: the cell checks are). */
+static bool soc_and_charge(const struct supervisor_input *in, int64_t *ret_soc_dpct, int64_t *ret_charge_ca) {
+        double weight = 0, weighted = 0, soc_sum = 0, charge = -INFINITY;
+        size_t n = 0;
+
+        for (size_t b = 0; b < in->n_batteries; b++) {
+                const struct battery_record *r = in->batteries[b].record;
+                double w;
+
+                if (!r || !isfinite(r->soc_pct) || !isfinite(r->current_a))
+                        continue;
+                w = battery_record_size_ah(r);
+                weight += w;
+                weighted += w * r->soc_pct;
+                soc_sum += r->soc_pct;
+                if (r->current_a > charge)
+                        charge = r->current_a;
+                n++;
+        }
+        if (n == 0)
+                return false;
+        *ret_soc_dpct = to_units(weight > 0 ? weighted / weight : soc_sum / (double) n, 10.0);
+        *ret_charge_ca = to_units(charge, 100.0);
+        return true;
+}
+
+static void run_soc_current_checks(struct supervisor *sup, const struct supervisor_input *in) {
+        static const enum lock_id ids[] = { LOCK_SOC_LOW, LOCK_SOC_HIGH, LOCK_CURRENT_CHARGE };
+        int64_t soc_dpct = 0, charge_ca = 0;
+        bool known = soc_and_charge(in, &soc_dpct, &charge_ca);
+
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+                enum lock_id id = ids[i];
+                enum verdict v;
+
+                if (!enabled(sup, id)) {
+                        sup->active[id] = sup->decided[id] = false;
+                        continue;
+                }
+                /* No SoC yet: no decision, and no lock before the first one. */
+                if (!known)
+                        continue;
+                if (id == LOCK_SOC_LOW)
+                        v = low_verdict(sup, id, soc_dpct);
+                else if (id == LOCK_SOC_HIGH)
+                        v = high_verdict(sup, id, soc_dpct);
+                else
+                        v = high_verdict(sup, id, charge_ca);
+                apply_verdict(sup, id, v, true);
+        }
+}
+
 static bool any_other_lock(const struct supervisor *sup) {
         for (enum lock_id id = 0; id < _LOCK_MAX; id++)
                 if (id != LOCK_STARTUP && sup->active[id])
@@ -465,6 +533,9 @@ int supervisor_run(struct supervisor *sup, const struct supervisor_input *in, ui
 
         run_time_checks(sup, in, now_usec);
         reason = run_battery_checks(sup, in, &battery, &ret->no_temperature_battery);
+        /* A bad record (reason) leaves them as they were: it must not clear a lock. */
+        if (!reason)
+                run_soc_current_checks(sup, in);
         if (in->internal_error && !reason) {
                 reason = "the manager could not evaluate a check";
                 battery = SIZE_MAX;

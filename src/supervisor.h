@@ -26,6 +26,9 @@ enum lock_id {
         LOCK_TEMP_LOW_DISCHARGE,
         LOCK_TEMP_HIGH_CHARGE,
         LOCK_TEMP_HIGH_DISCHARGE,
+        LOCK_SOC_LOW,
+        LOCK_SOC_HIGH,
+        LOCK_CURRENT_CHARGE,
         _LOCK_MAX,
         _LOCK_INVALID = -EINVAL,
 };
@@ -47,7 +50,8 @@ const struct lock_info *lock_get_info(enum lock_id id);
 
 struct supervisor_check_config {
         bool enabled;
-        double threshold;   /* s for the time checks, V for the cell checks, °C for temperatures */
+        double threshold;   /* s for the time checks, V for the cell checks, °C for temperatures, % for
+                             * the SoC checks, A for the current checks */
         double hysteresis;  /* same unit; only used by the cell and temperature checks */
 };
 
@@ -55,6 +59,9 @@ struct supervisor_config {
         /* Indexed by enum lock_id. The entries of LOCK_INTERNAL and LOCK_STARTUP are ignored: those
          * two cannot be configured or disabled. A check left zeroed is disabled. */
         struct supervisor_check_config checks[_LOCK_MAX];
+        /* supervisor.current_discharge: not a lock (netzero reduces the inverter instead, control.c);
+         * kept here because it is configured with the checks. */
+        struct supervisor_check_config current_discharge;
 };
 
 struct supervisor_battery {

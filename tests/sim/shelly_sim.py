@@ -104,7 +104,7 @@ class SimControl:
         if request.path.startswith("/sim/"):
             return await handler(request)
         entry = {"method": request.method, "path": request.path, "query": request.query_string,
-                 "time": round(time.time(), 3), "status": None}
+                 "time": round(time.time(), 3), "mono": time.monotonic(), "status": None}
         self.requests.append(entry)
         self.counts[request.path] += 1
         self.total += 1

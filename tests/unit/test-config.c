@@ -510,9 +510,17 @@ static void test_example(void **state) {
         assert_int_equal(c->netzero.nz.maturity_time_span_s, 15);
         assert_int_equal(c->netzero.nz.power_offset_w, 10);
         assert_int_equal(c->netzero.nz.power_hysteresis_w, 5);
-        assert_int_equal(c->netzero.nz.power_change_upwards_w, 100);
-        assert_int_equal(c->netzero.nz.power_change_downwards_w, 50);
-        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_CLASSIC);
+        assert_int_equal(c->netzero.nz.power_change_upwards_w, 400);
+        assert_int_equal(c->netzero.nz.power_change_downwards_w, 200);
+        assert_int_equal(c->netzero.nz.algorithm, NETZERO_ALGORITHM_DIRECT);
+        assert_true(c->netzero.has_max_power);
+        assert_int_equal(c->netzero.max_power_w, 800);
+        assert_int_equal(c->netzero.fallback_after_s, 60);
+        assert_int_equal(c->netzero.fallback_power_w, 0);
+        assert_true(c->supervisor.current_discharge.enabled);
+        assert_near(c->supervisor.current_discharge.threshold, 50);
+        assert_near(c->supervisor.checks[LOCK_SOC_LOW].threshold, 10);
+        assert_near(c->supervisor.checks[LOCK_SOC_HIGH].hysteresis, 5);
         for (int i = 0; i < _LOCK_MAX; i++)
                 if (i != LOCK_INTERNAL && i != LOCK_STARTUP)
                         assert_true(c->supervisor.checks[i].enabled);
@@ -1024,6 +1032,32 @@ static const struct bad_case bad_cases[] = {
             INV_DEV("{\"driver\": \"openDtu\", \"host\": \"h:80\", \"serial\": \"1141-8291\", "
                     "\"power_lut\": \"lut.csv\"}"),
             "devices.d1.serial: expected the inverter serial"),
+        /* output cap, meter fallback, SoC and current limits (control.md) */
+        BAD("max_power 0", NZ(", \"max_power\": 0"), "netzero.max_power: 0 out of range"),
+        BAD("max_power too large", NZ(", \"max_power\": 100001"), "netzero.max_power: 100001 out of range"),
+        BAD("max_power not an integer", NZ(", \"max_power\": 800.5"), "netzero.max_power"),
+        BAD("fallback not an object", NZ(", \"fallback\": 60"), "netzero.fallback"),
+        BAD("fallback after too short", NZ(", \"fallback\": {\"after\": 4}"), "netzero.fallback.after: 4 out of range"),
+        BAD("fallback after too long", NZ(", \"fallback\": {\"after\": 3601}"),
+            "netzero.fallback.after: 3601 out of range"),
+        BAD("fallback power negative", NZ(", \"fallback\": {\"power\": -1}"), "netzero.fallback.power: -1 out of range"),
+        BAD("fallback unknown key", NZ(", \"fallback\": {\"afterwards\": 60}"),
+            "netzero.fallback.afterwards: unknown key"),
+        BAD2("inverter_power above max_power",
+             CFG("\"general\": {\"inverter_power\": 900}, \"netzero\": {\"enabled\": false, \"signed\": true, "
+                 "\"max_power\": 800}"),
+             "general.inverter_power: 900 W is above netzero.max_power", "800 W"),
+        BAD("soc_low above 100", SUP("\"soc_low\": {\"enabled\": true, \"threshold\": 101}"),
+            "supervisor.soc_low.threshold: 101 out of range"),
+        BAD("soc_high hysteresis too large", SUP("\"soc_high\": {\"enabled\": true, \"threshold\": 90, \"hysteresis\": 51}"),
+            "supervisor.soc_high.hysteresis: 51 out of range"),
+        BAD("soc_low not below soc_high",
+            SUP("\"soc_low\": {\"enabled\": true, \"threshold\": 50}, \"soc_high\": {\"enabled\": true, \"threshold\": 50}"),
+            "supervisor.soc_low.threshold: must be below supervisor.soc_high.threshold"),
+        BAD("current_discharge threshold 0", SUP("\"current_discharge\": {\"enabled\": true, \"threshold\": 0}"),
+            "supervisor.current_discharge.threshold: 0 out of range"),
+        BAD("current_charge without threshold", SUP("\"current_charge\": {\"enabled\": true}"),
+            "supervisor.current_charge.threshold"),
         /* cross-section rules */
         BAD("inverter without netzero and without inverter_power",
             DEVICES(INVERTER), "general.inverter_power: required when an inverter is configured"),

@@ -97,6 +97,9 @@ static void test_lock_table(void **state) {
                 { LOCK_TEMP_LOW_DISCHARGE, "temp_low_discharge", 34, INV, false, true },
                 { LOCK_TEMP_HIGH_CHARGE, "temp_high_charge", 35, CHA | SOL, false, true },
                 { LOCK_TEMP_HIGH_DISCHARGE, "temp_high_discharge", 36, INV, false, true },
+                { LOCK_SOC_LOW, "soc_low", 37, INV, false, true },
+                { LOCK_SOC_HIGH, "soc_high", 38, CHA, false, true },
+                { LOCK_CURRENT_CHARGE, "current_charge", 39, CHA, false, true },
         };
 
         (void) state;
@@ -1000,6 +1003,81 @@ static void test_no_temperatures_lock_not_fatal(void **state) {
         supervisor_free(sup);
 }
 
+/* soc_low / soc_high on the SoC of all batteries weighted by size, and current_charge on the largest
+ * charge current of one battery; no record: no decision and no lock. */
+static void test_soc_and_current_charge(void **state) {
+        struct supervisor_config c = { .checks = { { .enabled = false } } };
+        struct battery_record big = benign(), small = benign();
+        struct supervisor_battery bats[2] = { { .record = NULL }, { .record = NULL } };
+        struct supervisor_input in = { .mqtt_connected = true, .batteries = bats, .n_batteries = 2 };
+        struct supervisor *sup;
+        struct supervisor_result r;
+
+        (void) state;
+        enable(&c, LOCK_SOC_LOW, 20, 5);
+        enable(&c, LOCK_SOC_HIGH, 90, 10);
+        enable(&c, LOCK_CURRENT_CHARGE, 30, 5);
+        sup = new_sup(&c);
+        /* No SoC yet: nothing. */
+        run(sup, &in, AT(0), &r);
+        assert_false(is_active(&r, LOCK_SOC_LOW) || is_active(&r, LOCK_SOC_HIGH) ||
+                     is_active(&r, LOCK_CURRENT_CHARGE));
+
+        /* 300 Ah at 10 % and 100 Ah at 70 %: 25 % weighted (the plain mean 40 % would hide it). */
+        big.full_ah = 300, big.soc_pct = 10, big.current_a = -5;
+        small.full_ah = 100, small.soc_pct = 70, small.current_a = -5;
+        bats[0].record = &big, bats[1].record = &small;
+        run(sup, &in, AT(1), &r);
+        assert_false(is_active(&r, LOCK_SOC_LOW));
+        big.soc_pct = 5; /* 21.25 % */
+        run(sup, &in, AT(2), &r);
+        assert_false(is_active(&r, LOCK_SOC_LOW));
+        big.soc_pct = 2; /* 19.0 % */
+        run(sup, &in, AT(3), &r);
+        assert_true(is_active(&r, LOCK_SOC_LOW));
+        assert_int_equal(r.locked_class_mask & (CHA | INV), INV);
+        /* Clears at threshold + hysteresis (25 %), not before. */
+        big.soc_pct = 8; /* 23.5 % */
+        run(sup, &in, AT(4), &r);
+        assert_true(is_active(&r, LOCK_SOC_LOW));
+        big.soc_pct = 10; /* 25 % */
+        run(sup, &in, AT(5), &r);
+        assert_false(is_active(&r, LOCK_SOC_LOW));
+
+        /* soc_high: above 90 %, until 80 %. */
+        big.soc_pct = 95, small.soc_pct = 95;
+        run(sup, &in, AT(6), &r);
+        assert_true(is_active(&r, LOCK_SOC_HIGH));
+        assert_int_equal(r.locked_class_mask & (CHA | INV), CHA);
+        big.soc_pct = 85, small.soc_pct = 85;
+        run(sup, &in, AT(7), &r);
+        assert_true(is_active(&r, LOCK_SOC_HIGH));
+        big.soc_pct = 80, small.soc_pct = 80;
+        run(sup, &in, AT(8), &r);
+        assert_false(is_active(&r, LOCK_SOC_HIGH));
+
+        /* current_charge: one battery charging with 31 A locks the charger; clears at 25 A. */
+        small.current_a = 31;
+        run(sup, &in, AT(9), &r);
+        assert_true(is_active(&r, LOCK_CURRENT_CHARGE));
+        assert_int_equal(r.locked_class_mask & (CHA | INV), CHA);
+        small.current_a = 26;
+        run(sup, &in, AT(10), &r);
+        assert_true(is_active(&r, LOCK_CURRENT_CHARGE));
+        small.current_a = 25;
+        run(sup, &in, AT(11), &r);
+        assert_false(is_active(&r, LOCK_CURRENT_CHARGE));
+
+        /* The records vanish (no SoC any more): no decision, the state stays. */
+        big.soc_pct = small.soc_pct = 1;
+        run(sup, &in, AT(12), &r);
+        assert_true(is_active(&r, LOCK_SOC_LOW));
+        bats[0].record = bats[1].record = NULL;
+        run(sup, &in, AT(13), &r);
+        assert_true(is_active(&r, LOCK_SOC_LOW));
+        supervisor_free(sup);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lock_table),
@@ -1022,6 +1100,7 @@ int main(void) {
                 cmocka_unit_test(test_watchdog),
                 cmocka_unit_test(test_bad_record_internal),
                 cmocka_unit_test(test_no_temperatures_lock_not_fatal),
+                cmocka_unit_test(test_soc_and_current_charge),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
