@@ -150,7 +150,7 @@ static const struct dtu_glue_kind ahoy_kind = {
 };
 
 static int ahoy_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret) {
-        static const char *const keys[] = { "driver", "host", "id", "power_lut", "password", NULL };
+        static const char *const keys[] = { "driver", "host", "id", "power_lut", "password", "limit_refresh", "restart_at", NULL };
         struct dtu_config *c;
         int r;
 

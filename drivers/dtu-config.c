@@ -1,11 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* The config part shared by ahoyDtu and openDtu: keys, host, power LUT. */
+/* The config part shared by ahoyDtu and openDtu: keys, host, power LUT,
+ * limit refresh and daily restart. */
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dtu-config.h"
+
+/* "HH:MM", 00:00..23:59. */
+static int parse_restart_at(struct config_ctx *ctx, const char *path, struct json_object *obj,
+                            struct dtu_config *c) {
+        _cleanup_free_ char *v = NULL;
+        char kp[256], shown[CONFIG_SHOW_SIZE];
+        int r;
+
+        r = config_get_string(ctx, path, obj, "restart_at", false, NULL, &v);
+        if (r < 0 || !v)
+                return r;
+        if (strlen(v) == 5 && isdigit((unsigned char) v[0]) && isdigit((unsigned char) v[1]) && v[2] == ':' &&
+            isdigit((unsigned char) v[3]) && isdigit((unsigned char) v[4])) {
+                c->restart_hour = (v[0] - '0') * 10 + (v[1] - '0');
+                c->restart_minute = (v[3] - '0') * 10 + (v[4] - '0');
+                if (c->restart_hour < 24 && c->restart_minute < 60) {
+                        c->has_restart_at = true;
+                        return 0;
+                }
+        }
+        snprintf(kp, sizeof(kp), "%s.restart_at", path);
+        config_error(ctx, kp, "expected a local time \"HH:MM\" (00:00..23:59), got \"%s\"", config_show(shown, v));
+        return -EINVAL;
+}
 
 int dtu_parse_common(struct config_ctx *ctx, const char *path, struct json_object *obj,
                      const char *const *keys, const struct dtu_glue_kind *kind, struct dtu_config **ret) {
@@ -18,6 +44,11 @@ int dtu_parse_common(struct config_ctx *ctx, const char *path, struct json_objec
         *ret = c;
         c->kind = kind;
         if (config_check_keys(ctx, path, obj, keys) < 0)
+                r = -EINVAL;
+        if (config_get_int(ctx, path, obj, "limit_refresh", false, DTU_LIMIT_REFRESH_S_DEFAULT, 10, 3600,
+                           &c->limit_refresh_s) < 0)
+                r = -EINVAL;
+        if (parse_restart_at(ctx, path, obj, c) < 0)
                 r = -EINVAL;
         if (config_get_hostport(ctx, path, obj, "host", true, &c->host, &c->port) < 0)
                 r = -EINVAL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dtu-glue.h"
+#include "dtu-restart.h"
 
 void dtu_glue_free(void *state) {
         struct dtu_glue *g = state;
@@ -38,6 +39,7 @@ int dtu_glue_new(struct device *d, const void *config, void **ret) {
         /* A dead DTU fails a read every ~17 s: a few lines, not a flood. */
         g->rl = RATELIMIT_INIT(300 * USEC_PER_SEC, 5);
         dtu_sync_init(&g->sync, c->lut);
+        dtu_sync_set_refresh(&g->sync, (uint64_t) c->limit_refresh_s * USEC_PER_SEC);
         if (asprintf(&g->url_base, "http://%s%s%s:%u", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port) < 0) {
                 g->url_base = NULL; /* undefined after a failed asprintf() */
                 dtu_glue_free(g);
@@ -199,6 +201,26 @@ static void step(struct dtu_glue *g) {
                 dtu_glue_command_done(g, r, dtu_action_to_string(act), NULL);
 }
 
+/* restart_at, checked on the wall clock at every tick (not a monotonic timer:
+ * the wall clock of a Pi without RTC is set by NTP only after boot). */
+static void check_restart(struct dtu_glue *g) {
+        const struct dtu_config *c = g->config;
+        time_t now = time(NULL);
+
+        if (!c->has_restart_at)
+                return;
+        if (g->next_restart != 0 && now >= g->next_restart) {
+                if (now - g->next_restart <= DTU_RESTART_LATE_MAX_S) {
+                        log_info(dtu_glue_name(g), "Daily restart (restart_at %02d:%02d)", c->restart_hour,
+                                 c->restart_minute);
+                        dtu_sync_request_restart(&g->sync);
+                }
+                g->next_restart = 0;
+        }
+        if (g->next_restart == 0 && dtu_restart_next(now, c->restart_hour, c->restart_minute, &g->next_restart) < 0)
+                g->next_restart = 0; /* tried again at the next tick */
+}
+
 static void on_tick(void *userdata) {
         struct dtu_glue *g = userdata;
 
@@ -207,6 +229,7 @@ static void on_tick(void *userdata) {
         if (g->next_tick_usec <= dtu_glue_now(g))
                 g->next_tick_usec = dtu_glue_now(g) + DTU_TICK_USEC;
         (void) host_timer_arm(g->device, g->timer, g->next_tick_usec, DTU_TICK_USEC / 10);
+        check_restart(g);
         step(g);
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 
 #include "dtu-config.h"
@@ -52,6 +53,7 @@ struct dtu_glue {
         struct http_request *req;
         enum dtu_action cmd;
         struct ratelimit rl;
+        time_t next_restart; /* restart_at: the next daily restart (wall clock); 0 = not known yet */
 };
 
 /* The driver's new() and free(): allocates config->kind->size bytes and

@@ -50,8 +50,10 @@ void dtu_sync_init(struct dtu_sync *s, const struct lut *lut) {
 }
 
 bool dtu_sync_set_on(struct dtu_sync *s, bool on) {
-        if (!on)
+        if (!on) {
                 s->force_off = true;
+                s->restart_requested = false;
+        }
         if (s->target_on == on)
                 return !on; /* a repeated off still goes out */
         s->target_on = on;
@@ -62,6 +64,14 @@ bool dtu_sync_set_on(struct dtu_sync *s, bool on) {
         s->retry_at_usec = 0;
         s->was_on = false;
         return true;
+}
+
+void dtu_sync_set_refresh(struct dtu_sync *s, uint64_t refresh_usec) {
+        s->refresh_usec = refresh_usec;
+}
+
+void dtu_sync_request_restart(struct dtu_sync *s) {
+        s->restart_requested = s->target_on;
 }
 
 int dtu_sync_set_power(struct dtu_sync *s, int power_w) {
@@ -132,6 +142,9 @@ static enum dtu_action command_due(const struct dtu_sync *s, uint64_t now_usec, 
         /* Never switch on blind: wait for a read first. */
         if (!read_fresh(s))
                 return DTU_ACTION_NONE;
+        /* The daily restart (restart_at). */
+        if (s->restart_requested)
+                return DTU_ACTION_RESTART;
         /* (2) Restart: the on did not take, and a limit does not survive a
          * restart, so restart before setting it. */
         if (s->read.state != DTU_STATE_ON && s->last_status_cmd == DTU_ACTION_ON)
@@ -144,6 +157,12 @@ static enum dtu_action command_due(const struct dtu_sync *s, uint64_t now_usec, 
         /* (4) On. */
         if (s->read.state != DTU_STATE_ON)
                 return DTU_ACTION_ON;
+        /* Some Hoymiles firmware falls back to 100 % a while after the last
+         * limit: send it again (limit_refresh). */
+        if (s->refresh_usec && s->last_limit_usec && now_usec - s->last_limit_usec >= s->refresh_usec) {
+                *ret_percent = s->target_percent;
+                return DTU_ACTION_LIMIT;
+        }
         return DTU_ACTION_NONE;
 }
 
@@ -176,6 +195,7 @@ enum dtu_action dtu_sync_next(struct dtu_sync *s, uint64_t now_usec, int *ret_pe
         }
         if (a == DTU_ACTION_ON || a == DTU_ACTION_RESTART)
                 s->read_stale = true;
+        s->in_flight_daily = a == DTU_ACTION_RESTART && s->restart_requested;
         s->in_flight = a;
         s->in_flight_percent = percent;
         if (ret_percent)
@@ -225,6 +245,9 @@ void dtu_sync_command_done(struct dtu_sync *s, uint64_t now_usec, int error) {
                 return;
         if (error < 0) {
                 s->retry_at_usec = now_usec + DTU_RETRY_USEC;
+                /* A daily restart the DTU refused is not pressed: tomorrow again. */
+                if (a == DTU_ACTION_RESTART && s->in_flight_daily)
+                        s->restart_requested = false;
                 return;
         }
 
@@ -240,10 +263,16 @@ void dtu_sync_command_done(struct dtu_sync *s, uint64_t now_usec, int error) {
                 s->last_status_cmd = a;
                 s->limit_sent = false;
                 wanted = s->target_on;
+                if (s->in_flight_daily) {
+                        /* No wait for it to read on: the limit goes first. */
+                        s->restart_requested = false;
+                        wanted = false;
+                }
                 break;
         case DTU_ACTION_LIMIT:
                 s->limit_sent = true;
                 s->limit_sent_percent = percent;
+                s->last_limit_usec = now_usec;
                 wanted = s->target_on;
                 /* The power may come from this limit when the DTU does not tell. */
                 integrate(s, now_usec);
@@ -280,8 +309,12 @@ void dtu_sync_read_done(struct dtu_sync *s, uint64_t now_usec, int error, const 
         else {
                 s->has_read = true;
                 s->read = *r;
-                if (s->target_on && r->state == DTU_STATE_ON)
+                if (s->target_on && r->state == DTU_STATE_ON) {
                         s->was_on = true;
+                        /* On at the right limit without one sent: the refresh counts from here. */
+                        if (!s->last_limit_usec)
+                                s->last_limit_usec = now_usec ? now_usec : 1;
+                }
         }
         integrate(s, now_usec);
 }

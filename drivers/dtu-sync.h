@@ -77,6 +77,11 @@ struct dtu_sync {
         uint64_t wait_until_usec;
         uint64_t retry_at_usec; /* no command before this after a failed one */
 
+        uint64_t refresh_usec;    /* re-send the limit after this long without one; 0 = never */
+        uint64_t last_limit_usec; /* the last accepted limit (or when the inverter read on without one) */
+        bool restart_requested;   /* the daily restart is due */
+        bool in_flight_daily;     /* the restart in flight is the daily one */
+
         struct energy_integrator energy;
         bool status_reported;
         enum device_status reported_status;
@@ -90,6 +95,13 @@ void dtu_sync_init(struct dtu_sync *s, const struct lut *lut);
  * driver should run the loop now rather than at the next tick). Switching
  * resets the target percent to the LUT's start percent and ends any wait. */
 bool dtu_sync_set_on(struct dtu_sync *s, bool on);
+/* limit_refresh: the limit goes out again after this long without a limit
+ * command while the inverter reads on, even when unchanged (0: never). */
+void dtu_sync_set_refresh(struct dtu_sync *s, uint64_t refresh_usec);
+/* restart_at: restart the inverter now (ignored while the target is off).
+ * After it the limit is the first command, sent before any on, without the
+ * usual wait for the inverter to read on again. */
+void dtu_sync_request_restart(struct dtu_sync *s);
 /* Sets the target percent from the LUT; returns the watt of that step. */
 int dtu_sync_set_power(struct dtu_sync *s, int power_w);
 void dtu_sync_power_range(const struct dtu_sync *s, int *ret_min_w, int *ret_max_w);

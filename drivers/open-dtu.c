@@ -127,7 +127,7 @@ static const struct dtu_glue_kind open_dtu_kind = {
 };
 
 static int open_dtu_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret) {
-        static const char *const keys[] = { "driver", "host", "serial", "power_lut", "user", "password", NULL };
+        static const char *const keys[] = { "driver", "host", "serial", "power_lut", "user", "password", "limit_refresh", "restart_at", NULL };
         struct dtu_config *c;
         int r;
 

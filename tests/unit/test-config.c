@@ -1027,6 +1027,27 @@ static const struct bad_case bad_cases[] = {
         BAD2("jk layout unknown", JK(", \"layout\": \"48s\""),
             "devices.d1.layout: expected auto, 24s or 32s", "\"48s\""),
         BAD("jk layout a number", JK(", \"layout\": 24"), "devices.d1.layout: expected a string, got 24"),
+        /* limit_refresh, restart_at */
+        BAD("limit_refresh too short",
+            INV_DEV("{\"driver\": \"ahoyDtu\", \"host\": \"h:80\", \"id\": 0, \"power_lut\": \"lut.csv\", "
+                    "\"limit_refresh\": 9}"),
+            "devices.d1.limit_refresh: 9 out of range"),
+        BAD("limit_refresh too long",
+            INV_DEV("{\"driver\": \"openDtu\", \"host\": \"h:80\", \"serial\": \"114182912345\", "
+                    "\"power_lut\": \"lut.csv\", \"limit_refresh\": 3601}"),
+            "devices.d1.limit_refresh: 3601 out of range"),
+        BAD("restart_at hour 25",
+            INV_DEV("{\"driver\": \"ahoyDtu\", \"host\": \"h:80\", \"id\": 0, \"power_lut\": \"lut.csv\", "
+                    "\"restart_at\": \"25:00\"}"),
+            "devices.d1.restart_at: expected a local time \"HH:MM\""),
+        BAD("restart_at without leading zero",
+            INV_DEV("{\"driver\": \"openDtu\", \"host\": \"h:80\", \"serial\": \"114182912345\", "
+                    "\"power_lut\": \"lut.csv\", \"restart_at\": \"3:00\"}"),
+            "devices.d1.restart_at: expected a local time \"HH:MM\""),
+        BAD("restart_at a number",
+            INV_DEV("{\"driver\": \"ahoyDtu\", \"host\": \"h:80\", \"id\": 0, \"power_lut\": \"lut.csv\", "
+                    "\"restart_at\": 300}"),
+            "devices.d1.restart_at"),
         /* openDtu serial */
         BAD("openDtu serial with dashes",
             INV_DEV("{\"driver\": \"openDtu\", \"host\": \"h:80\", \"serial\": \"1141-8291\", "

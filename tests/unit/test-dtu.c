@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "homebattery/cleanup.h"
 
 #include "dtu-decode.h"
+#include "dtu-restart.h"
 #include "dtu-sync.h"
 
 #define SEC USEC_PER_SEC
@@ -678,6 +680,100 @@ static void test_sync_reports(void **state) {
         lut_free(lut);
 }
 
+/* restart_at: the next local hour:minute, on DST days too (Europe/Berlin: 2026-03-29 02:00 CET -> 03:00
+ * CEST, 2026-10-25 03:00 CEST -> 02:00 CET). */
+static time_t utc(int y, int mo, int d, int h, int mi) {
+        struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi };
+
+        return timegm(&tm);
+}
+
+static void test_restart_next(void **state) {
+        time_t t = 0;
+        (void) state;
+
+        assert_int_equal(setenv("TZ", "Europe/Berlin", 1), 0);
+        tzset();
+        /* An ordinary summer day: 03:00 CEST is 01:00 UTC; from after it, the next day. */
+        assert_int_equal(dtu_restart_next(utc(2026, 6, 10, 0, 0), 3, 0, &t), 0);
+        assert_int_equal(t, utc(2026, 6, 10, 1, 0));
+        assert_int_equal(dtu_restart_next(utc(2026, 6, 10, 1, 0), 3, 0, &t), 0);
+        assert_int_equal(t, utc(2026, 6, 11, 1, 0));
+        /* Spring forward: 02:30 does not exist on 2026-03-29: 03:00 CEST (01:00 UTC) instead. */
+        assert_int_equal(dtu_restart_next(utc(2026, 3, 28, 23, 0), 2, 30, &t), 0);
+        assert_int_equal(t, utc(2026, 3, 29, 1, 0));
+        /* ... and 02:30 CEST the day after (00:30 UTC). */
+        assert_int_equal(dtu_restart_next(utc(2026, 3, 29, 1, 0), 2, 30, &t), 0);
+        assert_int_equal(t, utc(2026, 3, 30, 0, 30));
+        /* Fall back: 02:30 happens twice on 2026-10-25: the first (CEST, 00:30 UTC), once. */
+        assert_int_equal(dtu_restart_next(utc(2026, 10, 24, 22, 0), 2, 30, &t), 0);
+        assert_int_equal(t, utc(2026, 10, 25, 0, 30));
+        assert_int_equal(dtu_restart_next(utc(2026, 10, 25, 0, 30), 2, 30, &t), 0);
+        assert_int_equal(t, utc(2026, 10, 26, 1, 30));
+        /* Midnight and the last minute of a day. */
+        assert_int_equal(dtu_restart_next(utc(2026, 6, 10, 12, 0), 0, 0, &t), 0);
+        assert_int_equal(t, utc(2026, 6, 10, 22, 0));
+        assert_int_equal(dtu_restart_next(utc(2026, 6, 10, 12, 0), 23, 59, &t), 0);
+        assert_int_equal(t, utc(2026, 6, 10, 21, 59));
+        assert_int_equal(dtu_restart_next(0, 24, 0, &t), -EINVAL);
+        assert_int_equal(dtu_restart_next(0, 1, 60, &t), -EINVAL);
+}
+
+/* limit_refresh and the daily restart in the sync loop. */
+static void test_sync_refresh_and_daily_restart(void **state) {
+        struct lut *lut = NULL;
+        struct dtu_sync s;
+        struct dtu_reading on50 = { .state = DTU_STATE_ON, .percent_known = true, .percent_x10 = 500,
+                                    .limit_ack = true };
+        struct dtu_reading off100 = { .state = DTU_STATE_OFF, .percent_known = true, .percent_x10 = 1000,
+                                      .limit_ack = true };
+        int percent = -1;
+        (void) state;
+
+        assert_int_equal(lut_parse(lut_text, strlen(lut_text), &lut), 0);
+        dtu_sync_init(&s, lut);
+        dtu_sync_set_refresh(&s, 120 * SEC);
+        (void) dtu_sync_set_on(&s, true);
+        assert_int_equal(dtu_sync_set_power(&s, 500), 500);
+        /* On at 50 % already: nothing to send, then the limit again 120 s later, unchanged. */
+        assert_int_equal(dtu_sync_next(&s, 10 * SEC, NULL), DTU_ACTION_READ);
+        dtu_sync_read_done(&s, 10 * SEC, 0, &on50);
+        assert_int_equal(dtu_sync_next(&s, 129 * SEC, NULL), DTU_ACTION_READ);
+        dtu_sync_read_done(&s, 129 * SEC, 0, &on50);
+        assert_int_equal(dtu_sync_next(&s, 130 * SEC, &percent), DTU_ACTION_LIMIT);
+        assert_int_equal(percent, 50);
+        dtu_sync_command_done(&s, 130 * SEC, 0);
+        dtu_sync_read_done(&s, 131 * SEC, 0, &on50);
+        assert_int_equal(dtu_sync_next(&s, 249 * SEC, NULL), DTU_ACTION_READ); /* the 30 s read, no limit */
+        dtu_sync_read_done(&s, 249 * SEC, 0, &on50);
+        assert_int_equal(dtu_sync_next(&s, 250 * SEC, &percent), DTU_ACTION_LIMIT);
+        dtu_sync_command_done(&s, 250 * SEC, 0);
+        dtu_sync_read_done(&s, 251 * SEC, 0, &on50);
+
+        /* The daily restart: restart, then the limit before the on, without waiting for it to read on. */
+        dtu_sync_request_restart(&s);
+        assert_int_equal(dtu_sync_next(&s, 260 * SEC, NULL), DTU_ACTION_RESTART);
+        dtu_sync_command_done(&s, 260 * SEC, 0);
+        assert_int_equal(dtu_sync_next(&s, 261 * SEC, NULL), DTU_ACTION_READ);
+        dtu_sync_read_done(&s, 261 * SEC, 0, &off100);
+        assert_int_equal(dtu_sync_next(&s, 262 * SEC, &percent), DTU_ACTION_LIMIT);
+        assert_int_equal(percent, 50);
+        dtu_sync_command_done(&s, 262 * SEC, 0);
+        dtu_sync_read_done(&s, 263 * SEC, 0,
+                           &(struct dtu_reading) { .state = DTU_STATE_OFF, .percent_known = true,
+                                                   .percent_x10 = 500, .limit_ack = true });
+        assert_int_equal(dtu_sync_next(&s, 264 * SEC, NULL), DTU_ACTION_ON);
+        dtu_sync_command_done(&s, 264 * SEC, 0);
+        /* Only once. */
+        dtu_sync_read_done(&s, 270 * SEC, 0, &on50);
+        assert_int_equal(dtu_sync_next(&s, 271 * SEC, NULL), DTU_ACTION_NONE);
+        /* Not while the target is off. */
+        (void) dtu_sync_set_on(&s, false);
+        dtu_sync_request_restart(&s);
+        assert_false(s.restart_requested);
+        lut_free(lut);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ahoy_state),        cmocka_unit_test(test_ahoy_answer),
@@ -685,6 +781,7 @@ int main(void) {
                 cmocka_unit_test(test_opendtu_livedata),  cmocka_unit_test(test_opendtu_limit_status),
                 cmocka_unit_test(test_opendtu_answer),    cmocka_unit_test(test_opendtu_encode),
                 cmocka_unit_test(test_sync_scenarios),    cmocka_unit_test(test_sync_reports),
+                cmocka_unit_test(test_restart_next),     cmocka_unit_test(test_sync_refresh_and_daily_restart),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
