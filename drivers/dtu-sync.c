@@ -142,9 +142,12 @@ static enum dtu_action command_due(const struct dtu_sync *s, uint64_t now_usec, 
         /* Never switch on blind: wait for a read first. */
         if (!read_fresh(s))
                 return DTU_ACTION_NONE;
-        /* The daily restart (restart_at). */
+        /* The daily restart (restart_at); while it reboots the DTU cannot
+         * reach it (it reads fault): nothing to send yet. */
         if (s->restart_requested)
                 return DTU_ACTION_RESTART;
+        if (s->rebooting && s->read.state == DTU_STATE_FAULT)
+                return DTU_ACTION_NONE;
         /* (2) Restart: the on did not take, and a limit does not survive a
          * restart, so restart before setting it. */
         if (s->read.state != DTU_STATE_ON && s->last_status_cmd == DTU_ACTION_ON)
@@ -264,8 +267,13 @@ void dtu_sync_command_done(struct dtu_sync *s, uint64_t now_usec, int error) {
                 s->limit_sent = false;
                 wanted = s->target_on;
                 if (s->in_flight_daily) {
-                        /* No wait for it to read on: the limit goes first. */
+                        /* No wait for it to read on: the limit goes first. And
+                         * off while it reboots is expected, not a fault (a fault
+                         * would set the class to its minimum). */
                         s->restart_requested = false;
+                        s->was_on = false;
+                        s->rebooting = true;
+                        s->rebooting_until_usec = now_usec + DTU_WAIT_RESTART_USEC;
                         wanted = false;
                 }
                 break;
@@ -309,6 +317,8 @@ void dtu_sync_read_done(struct dtu_sync *s, uint64_t now_usec, int error, const 
         else {
                 s->has_read = true;
                 s->read = *r;
+                if (s->rebooting && (r->state == DTU_STATE_ON || now_usec >= s->rebooting_until_usec))
+                        s->rebooting = false;
                 if (s->target_on && r->state == DTU_STATE_ON) {
                         s->was_on = true;
                         /* On at the right limit without one sent: the refresh counts from here. */
@@ -330,6 +340,9 @@ bool dtu_sync_busy(const struct dtu_sync *s, uint64_t now_usec) {
 
 enum device_status dtu_sync_status(const struct dtu_sync *s) {
         if (!s->has_read)
+                return DEVICE_STATUS_SYNCING;
+        /* The daily restart: unreachable or off while it reboots is expected. */
+        if (s->rebooting && s->read.state != DTU_STATE_ON)
                 return DEVICE_STATUS_SYNCING;
         if (s->read.state == DTU_STATE_FAULT)
                 return DEVICE_STATUS_FAULT;

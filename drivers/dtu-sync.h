@@ -81,6 +81,8 @@ struct dtu_sync {
         uint64_t last_limit_usec; /* the last accepted limit (or when the inverter read on without one) */
         bool restart_requested;   /* the daily restart is due */
         bool in_flight_daily;     /* the restart in flight is the daily one */
+        bool rebooting;           /* after the daily restart, until it reads on (or the restart wait ends) */
+        uint64_t rebooting_until_usec;
 
         struct energy_integrator energy;
         bool status_reported;

@@ -754,8 +754,13 @@ static void test_sync_refresh_and_daily_restart(void **state) {
         dtu_sync_request_restart(&s);
         assert_int_equal(dtu_sync_next(&s, 260 * SEC, NULL), DTU_ACTION_RESTART);
         dtu_sync_command_done(&s, 260 * SEC, 0);
+        /* Rebooting, the DTU cannot reach it: it reads fault; that is no fault, and nothing goes out. */
         assert_int_equal(dtu_sync_next(&s, 261 * SEC, NULL), DTU_ACTION_READ);
-        dtu_sync_read_done(&s, 261 * SEC, 0, &off100);
+        dtu_sync_read_done(&s, 261 * SEC, 0, &(struct dtu_reading) { .state = DTU_STATE_FAULT });
+        assert_int_equal(dtu_sync_status(&s), DEVICE_STATUS_SYNCING);
+        assert_int_equal(dtu_sync_next(&s, 262 * SEC, NULL), DTU_ACTION_READ);
+        dtu_sync_read_done(&s, 262 * SEC, 0, &off100);
+        assert_int_equal(dtu_sync_status(&s), DEVICE_STATUS_SYNCING); /* not a fault: it is rebooting */
         assert_int_equal(dtu_sync_next(&s, 262 * SEC, &percent), DTU_ACTION_LIMIT);
         assert_int_equal(percent, 50);
         dtu_sync_command_done(&s, 262 * SEC, 0);
