@@ -266,7 +266,7 @@ class Http(HbTestCase):
         self.assertEqual(mode[(("kind", "requested"), ("mode", "idle"))], 1)
         self.assertEqual(mode[(("kind", "displayed"), ("mode", "idle"))], 1)
         self.assertEqual(sum(mode.values()), 2)
-        self.assertEqual(len(values("homebattery_lock_active")), 12)
+        self.assertEqual(len(values("homebattery_lock_active")), 15)  # one per lock
         self.assertEqual(values("homebattery_battery_soc_percent"), {(("device", "b1"),): 55})
         self.assertAlmostEqual(values("homebattery_battery_voltage_volts")[(("device", "b1"),)], 26.41)
         self.assertAlmostEqual(values("homebattery_battery_current_amperes")[(("device", "b1"),)], -12.3)
