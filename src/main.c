@@ -15,6 +15,32 @@
 #include "manager.h"
 #include "registry.h"
 
+/* --help fits 80 columns: words of `list` (separated by ", ") after `prefix`, wrapped. */
+static void print_wrapped(const char *prefix, const char *list) {
+        size_t col = strlen(prefix);
+        const char *p = list;
+
+        fputs(prefix, stdout);
+        while (*p) {
+                const char *end = strstr(p, ", ");
+                size_t len = end ? (size_t) (end - p) + 1 : strlen(p); /* with the comma */
+
+                if (col + 1 + len > 79) {
+                        fputs("\n        ", stdout);
+                        col = 8;
+                } else if (p != list) { /* the prefix ends with its own space */
+                        fputc(' ', stdout);
+                        col++;
+                }
+                fwrite(p, 1, len, stdout);
+                col += len;
+                p += len;
+                if (*p == ' ')
+                        p++;
+        }
+        fputc('\n', stdout);
+}
+
 static void help(void) {
         char drivers[512];
 
@@ -25,15 +51,24 @@ static void help(void) {
                "mode requested over MQTT, netzero follows the household meter, the supervisor\n"
                "locks whatever is unsafe.\n"
                "\n"
-               "  -c, --config PATH   configuration file (default %s)\n"
+               "  -c, --config PATH   configuration file, default:\n"
+               "                      %s\n"
                "      --check-config  validate the configuration and exit (0 valid, 78 invalid)\n"
                "      --decode DRIVER decode BMS notifications (hex, one per line) from stdin:\n"
                "                      lltPowerBmsV4Ble, daly8S24V60A or jkBmsBd4\n"
                "  -h, --help          show this help\n"
-               "      --version       show the version\n"
-               "\n"
-               "Drivers: %s\n",
-               HB_DEFAULT_CONFIG, drivers);
+               "      --version       show the version and the optional parts compiled in\n"
+               "\n",
+               HB_DEFAULT_CONFIG);
+        print_wrapped("Drivers: ", drivers);
+}
+
+static void version(void) {
+        /* Optional parts: what a config may ask for that this build cannot do. */
+        printf("homebattery %s\n"
+               "compiled with: %s\n",
+               HB_VERSION,
+               HAVE_LIBGPIOD ? "+gpio (victronMppt \"control\": \"gpio\")" : "-gpio (no libgpiod at build time)");
 }
 
 static void print_config_problems(const struct config_errors *e) {
@@ -73,7 +108,7 @@ static int parse_args(int argc, char *argv[], struct options *o) {
                         help();
                         return EXIT_SUCCESS;
                 case ARG_VERSION:
-                        printf("homebattery %s\n", HB_VERSION);
+                        version();
                         return EXIT_SUCCESS;
                 case ARG_DECODE:
                         r = decode_tool_run(optarg, stdin, stdout, stderr);
@@ -84,10 +119,13 @@ static int parse_args(int argc, char *argv[], struct options *o) {
                         }
                         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
                 default:
+                        /* getopt_long() said what was wrong. */
+                        fprintf(stderr, "Try 'homebattery --help' for more information.\n");
                         return EX_USAGE;
                 }
         if (optind < argc) {
-                fprintf(stderr, "Unexpected argument: %s (see --help)\n", argv[optind]);
+                fprintf(stderr, "Unexpected argument: %s\nTry 'homebattery --help' for more information.\n",
+                        argv[optind]);
                 return EX_USAGE;
         }
         return -1;

@@ -93,6 +93,25 @@ if [ "$rc" -eq 0 ] && grep -q -- '--check-config' "$tmp/out" && grep -q -- '--co
 else
         fail "--help exits 0 and lists the options" "exit $rc"
 fi
+if ! awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$tmp/out"; then
+        fail "--help fits 80 columns" "$(awk 'length($0) > 80' "$tmp/out" | head -3)"
+else
+        pass "--help fits 80 columns"
+fi
+
+run --version
+if grep -Eq '^compiled with: [+-]gpio' "$tmp/out"; then
+        pass "--version lists the optional parts (gpio)"
+else
+        fail "--version lists the optional parts (gpio)" "$(cat "$tmp/out")"
+fi
+
+run --no-such-option
+if [ "$rc" -eq 64 ] && grep -q "Try 'homebattery --help'" "$tmp/err"; then
+        pass "an unknown option says to try --help (exit 64)"
+else
+        fail "an unknown option says to try --help (exit 64)" "exit $rc: $(cat "$tmp/err")"
+fi
 
 # ---- broken files: exit 78, every problem on stderr naming the file and the key path ----
 
