@@ -4,6 +4,7 @@
  * mode into per-class commands, and the classes pass them to the drivers.
  * Consumption totals drive netzero, which sets the inverter class power. */
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,6 +525,7 @@ void control_device_consumption(struct control_device *d, int power_w, uint64_t 
         if (!ctl->netzero || ctl->protect_all)
                 return;
 
+        netzero_set_power_max(ctl->netzero, output_limits_cap(&ctl->limits, INT_MAX));
         netzero_consumption(ctl->netzero, now_usec, total, &dec);
         if (!dec.evaluated)
                 return;

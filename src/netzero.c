@@ -36,6 +36,7 @@ struct direct_step {
 struct netzero {
         struct netzero_config config;
         unsigned span_s;
+        int power_max_w; /* netzero_set_power_max() */
 
         /* Ring of samples, oldest at head, times strictly increasing. */
         struct sample window[WINDOW_CAPACITY];
@@ -144,6 +145,7 @@ int netzero_new(const struct netzero_config *config, struct netzero **ret) {
                 return -ENOMEM;
 
         nz->config = *config;
+        nz->power_max_w = INT_MAX;
         nz->span_s = config->evaluated_time_span_s < NETZERO_TIME_SPAN_MAX_S ? config->evaluated_time_span_s
                                                                              : NETZERO_TIME_SPAN_MAX_S;
         nz->inverter_status = DEVICE_STATUS_OFF;
@@ -585,8 +587,13 @@ void netzero_consumption(struct netzero *nz, uint64_t now_usec, int total_w, str
                 nz->act_hi_w = nz->power_w;
         }
         if (ret->evaluation.delta_w != 0 && nz->power_known) {
-                ret->set_power = true;
                 ret->power_w = clamp_to_int((int64_t) nz->power_w + ret->evaluation.delta_w);
+                /* Asked for within the cap, so that "direct" learns from what it really asked for. */
+                if (ret->power_w > nz->power_max_w)
+                        ret->power_w = nz->power_max_w;
+                if (ret->power_w == nz->power_w)
+                        return;
+                ret->set_power = true;
                 if (direct) {
                         if (nz->in_flight < UINT_MAX)
                                 nz->in_flight++;
@@ -595,6 +602,11 @@ void netzero_consumption(struct netzero *nz, uint64_t now_usec, int total_w, str
                         nz->pending_s = usec_to_s(now_usec);
                 }
         }
+}
+
+void netzero_set_power_max(struct netzero *nz, int max_w) {
+        assert(nz);
+        nz->power_max_w = max_w;
 }
 
 int netzero_evaluation_format(const struct netzero_evaluation *e, const struct netzero_config *c, char *buf,

@@ -136,6 +136,10 @@ void netzero_evaluate(const struct netzero *nz, uint64_t now_usec, struct netzer
  * LUT step from it), and leaving on as the end of that request. */
 bool netzero_inverter_status(struct netzero *nz, uint64_t now_usec, enum device_status status);
 bool netzero_inverter_power(struct netzero *nz, uint64_t now_usec, bool known, int power_w);
+/* The most it may ask for (netzero.max_power, the discharge current cap; INT_MAX: none). A request
+ * above it is cut to it before it is made, so that "direct" never learns that a request gave a lower
+ * LUT step when only the cap held it. */
+void netzero_set_power_max(struct netzero *nz, int max_w);
 /* A new consumption total arrived: feed (while the inverter class is on), evaluate, decide. */
 void netzero_consumption(struct netzero *nz, uint64_t now_usec, int total_w, struct netzero_decision *ret);
 

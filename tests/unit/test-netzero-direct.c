@@ -368,6 +368,7 @@ struct plant {
         unsigned reversals;
         int last_dir;
         unsigned last_command_t; /* when the last command was sent */
+        int max_request_w;       /* the largest power asked for */
 };
 
 /* The class: the LUT step at or below the request (the smallest for less). */
@@ -391,6 +392,9 @@ static double plant_noise(struct plant *p) {
         p->rng = p->rng * 1103515245u + 12345u;
         return 1.0 + 0.02 * ((double) ((p->rng >> 8) % 2001u) / 1000.0 - 1.0);
 }
+
+/* What the control core caps the class at (max_power, the discharge current cap), INT_MAX: nothing. */
+static int plant_cap_w = INT_MAX;
 
 /* Runs the loop from t0 to t1 against load(t); counts the limit commands and turns in p. */
 static void run_loop(struct netzero *nz, struct plant *p, bool signed_meter, unsigned t0, unsigned t1,
@@ -416,8 +420,11 @@ static void run_loop(struct netzero *nz, struct plant *p, bool signed_meter, uns
                 if (d.set_power && (d.power_w > p->known + UP_W || d.power_w < p->known - DOWN_W))
                         fail_msg("%u s: asked for %d W with %d W known: beyond +%d/-%d W", t, d.power_w,
                                  p->known, UP_W, DOWN_W);
+                if (d.set_power && d.power_w > p->max_request_w)
+                        p->max_request_w = d.power_w;
                 if (d.set_power) {
-                        int step = floor_step(d.power_w), now = p->pending_w >= 0 ? p->pending_w : p->known;
+                        int step = floor_step(d.power_w < plant_cap_w ? d.power_w : plant_cap_w);
+                        int now = p->pending_w >= 0 ? p->pending_w : p->known;
 
                         if (step != now) {
                                 int dir = step > now ? 1 : -1;
@@ -645,6 +652,29 @@ static void test_loop_unsigned_drop(void **state) {
         netzero_free(nz);
 }
 
+/* A cap (netzero.max_power, the discharge current cap) holds the class below the need for 10 minutes:
+ * "direct" asks for no more than the cap, and once it is lifted it climbs to the best step. Before, it
+ * asked for more every few seconds and learnt that those requests gave the capped step.) */
+static void test_loop_cap_lifted(void **state) {
+        struct plant p;
+        struct netzero *nz = loop_start(&p, true);
+        (void) state;
+
+        constant_load = 500;
+        plant_cap_w = 235;
+        netzero_set_power_max(nz, plant_cap_w);
+        run_loop(nz, &p, true, 1, 600, load_constant);
+        assert_int_equal(p.known, 235);
+        /* Never asked for more than the cap: nothing to log as capped, nothing false to learn. */
+        assert_true(p.max_request_w <= 235);
+        plant_cap_w = INT_MAX;
+        netzero_set_power_max(nz, INT_MAX);
+        run_loop(nz, &p, true, 600, 900, load_constant);
+        print_message("after the cap: %d W (best %d W), %u commands\n", p.known, best_step(500), p.commands);
+        assert_int_equal(p.known, best_step(500));
+        netzero_free(nz);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_scripts),
@@ -656,6 +686,7 @@ int main(void) {
                 cmocka_unit_test(test_loop_pulsing),
                 cmocka_unit_test(test_loop_unsigned),
                 cmocka_unit_test(test_loop_unsigned_drop),
+                cmocka_unit_test(test_loop_cap_lifted),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
