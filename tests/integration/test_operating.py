@@ -102,7 +102,7 @@ class Operating(HbTestCase):
         self.meter(dtu, house)
         # max_power: the house wants 1000 W, netzero stops at 300 W (50 %).
         self.wait_limit(dtu, 50, timeout=40)
-        self.d.wait_log("capped from", 10)
+        self.d.wait_log("Set power 300 W (netzero)", 10)
         time.sleep(5)
         self.assertEqual(dtu.state()["inverter"]["limit_pct"], 50)
         self.assertNotIn("limit 60", self.commands(dtu))
