@@ -10,6 +10,7 @@
 struct config_ctx {
         const char *file;
         const char *dir;
+        const char *data_dir; /* second place for relative names: the shipped LUTs */
         struct config_errors *errors;
         bool failed;
         bool oom;

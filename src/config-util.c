@@ -462,6 +462,19 @@ int config_get_file(struct config_ctx *ctx, const char *path, struct json_object
         else if (asprintf(&full, "%s/%s", ctx->dir, s) < 0) {
                 ctx->oom = true;
                 return -ENOMEM;
+        } else if (ctx->data_dir && access(full, F_OK) < 0 && errno == ENOENT) {
+                /* Not next to the config: a shipped file (hm600-lut.csv) by its bare name. */
+                char *shipped;
+                if (asprintf(&shipped, "%s/%s", ctx->data_dir, s) < 0) {
+                        free(full);
+                        ctx->oom = true;
+                        return -ENOMEM;
+                }
+                if (access(shipped, F_OK) == 0) {
+                        free(full);
+                        full = shipped;
+                } else
+                        free(shipped);
         }
         /* A FIFO or a device would block or misbehave when its reader opens it (lut_load, TLS setup). */
         struct stat st;

@@ -13,6 +13,7 @@
 
 #include "config-ctx.h"
 #include "file-util.h"
+#include "hb-build-config.h"
 #include "homebattery/log.h"
 #include "log-setup.h"
 #include "registry.h"
@@ -492,6 +493,13 @@ static void offset_to_line_col(const char *text, size_t offset, unsigned *line, 
         }
 }
 
+const char *config_data_dir(void) {
+        /* The override is for a tree installed under another root (the install-path test, a package being
+         * checked before it is installed); an empty value means the built-in place. */
+        const char *e = getenv("HOMEBATTERY_DATADIR");
+        return e && *e ? e : HB_DATA_DIR;
+}
+
 static int make_dir(const char *path, char **ret) {
         _cleanup_free_ char *copy = strdup(path);
         if (!copy)
@@ -572,6 +580,7 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
                 return -ENOMEM;
         }
         ctx.dir = c->dir;
+        ctx.data_dir = config_data_dir();
 
         config_check_keys(&ctx, "", root, top_keys);
         if (json_object_object_get_ex(root, "network", NULL))
@@ -615,6 +624,10 @@ int config_load(const char *path, struct config **ret, struct config_errors *err
                 too_large(&ctx, (unsigned long long) n);
         else if (r == -EINVAL)
                 config_error(&ctx, "", "is %s, not a regular file", file_kind(mode));
+        else if (r == -EACCES)
+                /* The usual cause: a normal user checks the 0640 root:homebattery file. */
+                config_error(&ctx, "", "cannot open: %s (the file is meant to be read by the service user: "
+                             "sudo -u homebattery homebattery --check-config --config %s)", strerror(-r), path);
         else if (r < 0)
                 config_error(&ctx, "", "cannot open: %s", strerror(-r));
         if (r < 0)

@@ -107,3 +107,7 @@ bool utf8_is_valid(const char *s, size_t len);
  * trailing '#' any number of levels, none included). */
 bool mqtt_filters_overlap(const char *a, const char *b);
 size_t config_count_class(const struct config *c, enum device_class cls);
+
+/* Where relative file names are looked up when they are not next to the config file: the shipped
+ * power LUTs (<datadir>/homebattery, or $HOMEBATTERY_DATADIR). */
+const char *config_data_dir(void);

@@ -143,7 +143,8 @@ int config_get_mac(struct config_ctx *ctx, const char *path, struct json_object 
 /* "host:port", "[v6]:port" or "name:port". */
 int config_get_hostport(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                         bool required, char **ret_host, uint16_t *ret_port);
-/* A file name, resolved against the config file's directory; must be readable. */
+/* A file name, resolved against the config file's directory, then (when it is not there) against the
+ * data directory of the shipped files (/usr/share/homebattery); must be readable. */
 int config_get_file(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                     bool required, char **ret_path);
 

@@ -6,6 +6,7 @@ simulators of tests/sim. Everything a test starts is stopped by close() (use the
 context managers)."""
 import json
 import os
+import shlex
 import re
 import shutil
 import signal
@@ -214,7 +215,8 @@ class Daemon:
         e.pop("JOURNAL_STREAM", None)
         e.update(env or {})
         # HB_WRAPPER runs the daemon under a tool, e.g. "valgrind --error-exitcode=99".
-        wrapper = os.environ.get("HB_WRAPPER", "").split()
+        # HB_WRAPPER: valgrind and the like; MESON_EXE_WRAPPER: qemu-user in a cross build.
+        wrapper = shlex.split(os.environ.get("HB_WRAPPER", "") or os.environ.get("MESON_EXE_WRAPPER", ""))
         self.proc = subprocess.Popen(wrapper + [HB_BINARY, "--config", self.config_path] + list(args), stdout=self.log,
                                      stderr=subprocess.STDOUT, env=e)
 

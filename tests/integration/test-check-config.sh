@@ -24,6 +24,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A cross build runs the binary through meson's exe wrapper (qemu-user): meson
+# test passes it in MESON_EXE_WRAPPER.
+wrap=()
+if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
+        read -r -a wrap <<<"$MESON_EXE_WRAPPER"
+fi
+
 # The daemon must not think it runs under systemd.
 unset NOTIFY_SOCKET JOURNAL_STREAM WATCHDOG_USEC WATCHDOG_PID || true
 
@@ -54,7 +61,7 @@ fail() {
 # run ARGS...: runs the binary (bounded), sets $rc, leaves stdout/stderr in $tmp/out and $tmp/err.
 run() {
         set +e
-        timeout 30 "$hb" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+        timeout 30 "${wrap[@]}" "$hb" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
         rc=$?
         set -e
 }
@@ -280,7 +287,7 @@ fi
 # A FIFO is refused at once, not waited on (the old code blocked in fopen until a writer came).
 mkfifo "$tmp/fifo.json"
 set +e
-timeout 5 "$hb" --check-config --config "$tmp/fifo.json" </dev/null >"$tmp/out" 2>"$tmp/err"
+timeout 5 "${wrap[@]}" "$hb" --check-config --config "$tmp/fifo.json" </dev/null >"$tmp/out" 2>"$tmp/err"
 rc=$?
 set -e
 if [ "$rc" -eq 78 ] && grep -qF -- "$tmp/fifo.json: is a FIFO, not a regular file" "$tmp/err"; then
@@ -308,7 +315,7 @@ fi
 mkfifo "$tmp/lut-fifo.csv"
 printf '%s\n' "{$mqtt, \"general\": {\"inverter_power\": 100}, \"devices\": {\"inv\": {\"driver\": \"ahoyDtu\", \"host\": \"127.0.0.1:80\", \"id\": 0, \"power_lut\": \"lut-fifo.csv\"}}}" >"$tmp/lut-fifo.json"
 set +e
-timeout 5 "$hb" --check-config --config "$tmp/lut-fifo.json" </dev/null >"$tmp/out" 2>"$tmp/err"
+timeout 5 "${wrap[@]}" "$hb" --check-config --config "$tmp/lut-fifo.json" </dev/null >"$tmp/out" 2>"$tmp/err"
 rc=$?
 set -e
 if [ "$rc" -eq 78 ] && grep -qF -- "devices.inv.power_lut: \"$tmp/lut-fifo.csv\" is not a regular file" "$tmp/err"; then

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -31,7 +32,8 @@
 /* The files the configs below refer to by relative name; they live in a temp dir next to the config path. */
 static char tmpdir[] = "/tmp/hb-test-config-XXXXXX";
 static char cfg_path[PATH_MAX];
-static const char *const tmp_files[] = { "lut.csv", "empty.csv", "ca.pem", NULL };
+static const char *const tmp_files[] = { "lut.csv", "empty.csv", "ca.pem", "share/lut.csv", "share/shipped.csv",
+                                          NULL };
 
 static void write_file(const char *name, const char *text) {
         char p[PATH_MAX];
@@ -64,6 +66,8 @@ static int group_teardown(void **state) {
                 snprintf(p, sizeof(p), "%s/%s", tmpdir, *f);
                 (void) unlink(p);
         }
+        snprintf(p, sizeof(p), "%s/share", tmpdir);
+        (void) rmdir(p);
         return rmdir(tmpdir) < 0 ? -1 : 0;
 }
 
@@ -459,6 +463,44 @@ static char *read_text(const char *path) {
         return buf;
 }
 
+/* A relative power_lut that is not next to the config is looked up in the data directory of the
+ * shipped LUTs, so the installed example works without copying the LUT; one next to the config wins. */
+static void test_shipped_lut(void **state) {
+        static const char fmt[] = "{\"general\": {\"inverter_power\": 100}, \"mqtt\": {\"host\": \"127.0.0.1:1883\"}, "
+                                  "\"devices\": {\"inv\": "
+                                  "{\"driver\": \"ahoyDtu\", \"host\": \"127.0.0.1:80\", \"id\": 0, "
+                                  "\"power_lut\": \"%s\"}}}";
+        char share[PATH_MAX], want[PATH_MAX + 16], text[512];
+        struct config_errors e;
+        struct config *c = NULL;
+
+        (void) state;
+        snprintf(share, sizeof(share), "%s/share", tmpdir);
+        assert_int_equal(mkdir(share, 0700), 0);
+        write_file("share/shipped.csv", "2;30\n100;600\n");
+        write_file("share/lut.csv", "2;30\n100;600\n");
+        assert_int_equal(setenv("HOMEBATTERY_DATADIR", share, 1), 0);
+
+        snprintf(text, sizeof(text), fmt, "shipped.csv");
+        c = parse_valid(text);
+        snprintf(want, sizeof(want), "%s/shipped.csv", share);
+        assert_string_equal(((struct dtu_config *) c->devices[0].driver_config)->lut_path, want);
+        config_free(c);
+
+        snprintf(text, sizeof(text), fmt, "lut.csv");
+        c = parse_valid(text);
+        snprintf(want, sizeof(want), "%s/lut.csv", tmpdir);
+        assert_string_equal(((struct dtu_config *) c->devices[0].driver_config)->lut_path, want);
+        config_free(c);
+
+        /* Neither next to the config nor in the data directory: the error names the config's directory. */
+        assert_int_equal(unsetenv("HOMEBATTERY_DATADIR"), 0);
+        snprintf(text, sizeof(text), fmt, "shipped.csv");
+        assert_int_equal(parse(text, &c, &e), -EINVAL);
+        assert_true(any_line_contains(&e, "cannot read file"));
+        config_errors_done(&e);
+}
+
 static void test_example(void **state) {
         static const char *const path = TEST_SRCDIR "/../../etc/config.example.json";
         static const struct {
@@ -488,9 +530,7 @@ static void test_example(void **state) {
         assert_int_equal(c->general.inverter_power_w, 200);
         assert_string_equal(c->mqtt.host, "192.168.1.10");
         assert_int_equal(c->mqtt.port, 1883);
-        assert_non_null(c->mqtt.ca);
-        assert_true(ends_with(c->mqtt.ca, "/etc/mqtt-ca.pem"));
-        assert_false(c->mqtt.tls_insecure);
+        assert_null(c->mqtt.ca); /* plain MQTT: the example needs no file besides itself */
         assert_string_equal(c->mqtt.user, "homebattery");
         assert_string_equal(c->mqtt.password, "change-me");
         assert_string_equal(c->mqtt.root, "homebattery");
@@ -1527,6 +1567,7 @@ int main(void) {
                 cmocka_unit_test(test_explicit_values),
                 cmocka_unit_test(test_relative_files),
                 cmocka_unit_test(test_example),
+                cmocka_unit_test(test_shipped_lut),
                 cmocka_unit_test(test_good_table),
                 cmocka_unit_test(test_bad_table),
                 cmocka_unit_test(test_parse_error_position),
