@@ -288,9 +288,12 @@ def convert(md, name, section, date, version, title_line):
     # The "# Title" of the document page gives way to .TH.
     if blocks and blocks[0][0] == 'heading' and blocks[0][1] == 1:
         blocks = blocks[1:]
-    has_name = any(b[0] == 'heading' and b[1] == 2 and plain(b[2]).strip().upper() == 'NAME' for b in blocks)
+    names = [i for i, b in enumerate(blocks) if b[0] == 'heading' and b[1] == 2 and plain(b[2]).upper() == 'NAME']
     head = []
-    if not has_name:
+    if names:
+        # What precedes "## NAME" introduces the document page only.
+        blocks = blocks[names[0]:]
+    else:
         if not title_line:
             sys.exit('md2man: %s has no "## NAME" section: pass --title-line' % name)
         head = [('heading', 2, 'NAME'), ('para', [title_line])]
