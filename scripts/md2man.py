@@ -44,6 +44,14 @@ def escape(text, code=False):
     return ''.join(out)
 
 
+def code_span(text):
+    """Inline code: never hyphenated (\\% before each word, a hyphen added
+    there would be copied along), but may break after "," and "/" (\\:)
+    so that a long path or JSON text still fits the line."""
+    words = [re.sub(r'(?<=[^/])([,/])(?=.)', r'\1\\:', escape(w, code=True)) for w in text.split(' ')]
+    return ' '.join('\\%' + w if w else w for w in words)
+
+
 def font(bold, italic):
     return '\\f' + ({(0, 0): 'R', (1, 0): 'B', (0, 1): 'I'}.get((bold, italic), '(BI'))
 
@@ -56,7 +64,7 @@ def inline(text, bold=0):
         out.append(escape(text[pos:m.start()]))
         pos = m.end()
         if m.group(1):
-            out.append(font(1, italic) + escape(m.group(2).strip(), code=True) + font(bold, italic))
+            out.append(font(1, italic) + code_span(m.group(2).strip()) + font(bold, italic))
         elif m.group(3) is not None:
             label, url = m.group(3), m.group(4)
             out.append(inline(label, bold) if label else '')
