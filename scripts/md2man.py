@@ -269,7 +269,8 @@ def render(blocks, after_heading=False, name_dash=False):
         kind = block[0]
         if kind == 'heading':
             level, text = block[1], plain(block[2])
-            out += ['.SH' if level <= 2 else '.SS', '\\&' + escape(text.upper() if level <= 2 else text)]
+            line = escape(text.upper() if level <= 2 else text)
+            out += ['.SH' if level <= 2 else '.SS', '\\&' + line if line.startswith(('.', "'")) else line]
             name_dash = text.strip().upper() == 'NAME'
             after_heading = True
             continue
