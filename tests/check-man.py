@@ -4,7 +4,8 @@
 # to warn about, homebattery(8) lists every option of `homebattery --help` and
 # no other, homebattery.json(5) carries every section, key heading and key of
 # docs/configuration.md. Usage: check-man.py BUILD_DIR SOURCE_DIR
-# HB_EXE_WRAPPER (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu") runs the binary.
+# In a cross build meson passes its exe wrapper (qemu-user) in MESON_EXE_WRAPPER,
+# because the binary is one of the test's arguments; HB_EXE_WRAPPER overrides it.
 import os
 import pathlib
 import re
@@ -47,7 +48,7 @@ def section(text, title):
 
 def check_options(build, page_text, problems):
     exe = [str(build / 'homebattery'), '--help']
-    wrapper = os.environ.get('HB_EXE_WRAPPER')
+    wrapper = os.environ.get('HB_EXE_WRAPPER') or os.environ.get('MESON_EXE_WRAPPER')
     if wrapper:
         exe = shlex.split(wrapper) + exe
     r = subprocess.run(exe, capture_output=True, text=True)
