@@ -16,6 +16,9 @@ struct config_ctx {
         bool oom;
 };
 
+/* A line that is neither a warning nor an error (printed as "note: ..."). */
+void config_note(struct config_ctx *ctx, const char *path, const char *fmt, ...) _printf_(3, 4);
+
 void config_key_path(char *buf, size_t size, const char *path, const char *key);
 
 struct json_object;

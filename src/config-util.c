@@ -128,8 +128,10 @@ const char *config_show(char buf[static CONFIG_SHOW_SIZE], const char *s) {
         return buf;
 }
 
-_printf_(4, 0) static void config_add_line(struct config_ctx *ctx, bool warning, const char *path, const char *fmt,
-                                              va_list ap) {
+enum line_kind { LINE_ERROR, LINE_WARNING, LINE_NOTE };
+
+_printf_(4, 0) static void config_add_line(struct config_ctx *ctx, enum line_kind kind, const char *path,
+                                              const char *fmt, va_list ap) {
         char msg[512], *line = NULL;
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -142,8 +144,11 @@ _printf_(4, 0) static void config_add_line(struct config_ctx *ctx, bool warning,
                 return;
         }
         sanitize_line(line);
-        if (warning) {
+        if (kind == LINE_WARNING) {
                 if (strv_push(&ctx->errors->warnings, &ctx->errors->n_warnings, line) < 0)
+                        ctx->oom = true;
+        } else if (kind == LINE_NOTE) {
+                if (strv_push(&ctx->errors->notes, &ctx->errors->n_notes, line) < 0)
                         ctx->oom = true;
         } else {
                 ctx->failed = true;
@@ -155,14 +160,21 @@ _printf_(4, 0) static void config_add_line(struct config_ctx *ctx, bool warning,
 void config_error(struct config_ctx *ctx, const char *path, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        config_add_line(ctx, false, path, fmt, ap);
+        config_add_line(ctx, LINE_ERROR, path, fmt, ap);
         va_end(ap);
 }
 
 void config_warning(struct config_ctx *ctx, const char *path, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        config_add_line(ctx, true, path, fmt, ap);
+        config_add_line(ctx, LINE_WARNING, path, fmt, ap);
+        va_end(ap);
+}
+
+void config_note(struct config_ctx *ctx, const char *path, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        config_add_line(ctx, LINE_NOTE, path, fmt, ap);
         va_end(ap);
 }
 

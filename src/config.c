@@ -448,6 +448,8 @@ static void parse_devices(struct config_ctx *ctx, struct json_object *o, struct 
                                      config_show(shown, json_object_get_string(drv)), known);
                         continue;
                 }
+                if (registry_alias_target(json_object_get_string(drv)))
+                        config_note(ctx, path, "driver %s is now called %s", json_object_get_string(drv), d->name);
                 struct config_device *cd = &c->devices[c->n_devices];
                 void *dc = NULL;
                 int k = d->parse_config(ctx, path, dev, &dc);
@@ -513,10 +515,11 @@ static void too_large(struct config_ctx *ctx, unsigned long long size) {
                      CONFIG_SIZE_MAX);
 }
 
+const char *const config_top_level_keys[] = { "general", "mqtt", "logging", "netzero", "supervisor",
+                                              "bluetooth", "http", "devices", "network", NULL };
+
 int config_parse(const char *path, const char *text, size_t size, struct config **ret,
                  struct config_errors *errors) {
-        static const char *const top_keys[] = { "general", "mqtt", "logging", "netzero", "supervisor",
-                                                "bluetooth", "http", "devices", "network", NULL };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         struct json_tokener *tok;
         struct config *c;
@@ -582,7 +585,7 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
         ctx.dir = c->dir;
         ctx.data_dir = config_data_dir();
 
-        config_check_keys(&ctx, "", root, top_keys);
+        config_check_keys(&ctx, "", root, config_top_level_keys);
         if (json_object_object_get_ex(root, "network", NULL))
                 config_warning(&ctx, "network", "ignored: the operating system manages Wi-Fi and time");
         parse_general(&ctx, section(&ctx, root, "general", false), &c->general);
@@ -670,5 +673,6 @@ struct config *config_free(struct config *c) {
 void config_errors_done(struct config_errors *e) {
         strv_free(e->lines, e->n);
         strv_free(e->warnings, e->n_warnings);
+        strv_free(e->notes, e->n_notes);
         *e = (struct config_errors) {};
 }

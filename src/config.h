@@ -90,6 +90,8 @@ struct config_errors {
         size_t n;
         char **warnings;
         size_t n_warnings;
+        char **notes; /* harmless: e.g. an old driver name that still works */
+        size_t n_notes;
 };
 
 /* Parses text (as read from `path`). Returns 0 and a config, or -EINVAL with
@@ -100,6 +102,10 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
 int config_load(const char *path, struct config **ret, struct config_errors *errors);
 struct config *config_free(struct config *c);
 void config_errors_done(struct config_errors *e);
+
+/* The top-level keys this build's parser knows (NULL-terminated): --migrate-config carries a section over
+ * only when it is one of them. */
+extern const char *const config_top_level_keys[];
 
 bool device_name_is_valid(const char *name);
 bool utf8_is_valid(const char *s, size_t len);

@@ -72,6 +72,8 @@ static void version(void) {
 }
 
 static void print_config_problems(const struct config_errors *e) {
+        for (size_t i = 0; i < e->n_notes; i++)
+                fprintf(stderr, "note: %s\n", e->notes[i]);
         for (size_t i = 0; i < e->n_warnings; i++)
                 fprintf(stderr, "warning: %s\n", e->warnings[i]);
         for (size_t i = 0; i < e->n; i++)
@@ -111,7 +113,7 @@ static int parse_args(int argc, char *argv[], struct options *o) {
                         version();
                         return EXIT_SUCCESS;
                 case ARG_DECODE:
-                        r = decode_tool_run(optarg, stdin, stdout, stderr);
+                        r = decode_tool_run(registry_alias_target(optarg) ?: optarg, stdin, stdout, stderr);
                         if (r == -EINVAL) {
                                 fprintf(stderr, "Unknown BMS driver \"%s\" (known: lltPowerBmsV4Ble, daly8S24V60A, "
                                                 "jkBmsBd4)\n", optarg);

@@ -24,13 +24,40 @@ bool registry_driver_is_valid(const struct driver *d) {
         return !d->inverter || (d->inverter->set_on && d->inverter->set_power && d->inverter->power_range);
 }
 
-const struct driver *registry_find(const char *name) {
+/* Names the original firmware's configs use for drivers that are called
+ * differently here: the one place config.c, --decode and --migrate-config
+ * look them up. */
+static const struct {
+        const char *old_name;
+        const char *name;
+} aliases[] = {
+        { "jkBmsBd", "jkBmsBd4" },
+        /* { "growattinvertermodbus", "growattInverterModbus" } goes here with that driver. */
+};
+
+const char *registry_alias_target(const char *name) {
         if (!name)
                 return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(aliases); i++)
+                if (strcmp(aliases[i].old_name, name) == 0)
+                        return aliases[i].name;
+        return NULL;
+}
+
+static const struct driver *find_exact(const char *name) {
         for (const struct driver *const *d = driver_table; *d; d++)
                 if (strcmp((*d)->name, name) == 0)
                         return registry_driver_is_valid(*d) ? *d : NULL;
         return NULL;
+}
+
+const struct driver *registry_find(const char *name) {
+        const char *target;
+
+        if (!name)
+                return NULL;
+        target = registry_alias_target(name);
+        return find_exact(target ? target : name);
 }
 
 size_t registry_count(void) {
