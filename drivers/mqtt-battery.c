@@ -16,6 +16,9 @@
 struct mqtt_battery_config {
         char *root_topic;
         char *filter; /* "<root_topic>/#": the subscription */
+        /* Both 0 when not configured: then only the JSON on root_topic makes records (all an original 1.x
+         * controller sends), as the binary sub-topics cannot be assembled without the counts. */
+        bool binary;
         int cells_count;
         int temperature_count;
 };
@@ -49,17 +52,21 @@ static int mqtt_battery_parse_config(struct config_ctx *ctx, const char *path, s
         /* The original firmware's example used cell_count: accept both, not both at once. */
         bool has_cells = json_object_object_get_ex(obj, "cells_count", NULL);
         bool has_cell = json_object_object_get_ex(obj, "cell_count", NULL);
+        bool has_temps = json_object_object_get_ex(obj, "temperature_count", NULL);
         if (has_cells && has_cell) {
                 char kp[256];
                 snprintf(kp, sizeof(kp), "%s.cell_count", path);
                 config_error(ctx, kp, "give either cells_count or its alias cell_count, not both");
                 r = -EINVAL;
-        } else if (config_get_int(ctx, path, obj, has_cell ? "cell_count" : "cells_count", true, 0, 1,
+        } else if ((has_cells || has_cell || has_temps) &&
+                   config_get_int(ctx, path, obj, has_cell ? "cell_count" : "cells_count", true, 0, 1,
                                   BATTERY_CELLS_MAX, &c->cells_count) < 0)
                 r = -EINVAL;
-        if (config_get_int(ctx, path, obj, "temperature_count", true, 0, 0, BATTERY_TEMPS_MAX,
+        if ((has_cells || has_cell || has_temps) &&
+            config_get_int(ctx, path, obj, "temperature_count", true, 0, 0, BATTERY_TEMPS_MAX,
                            &c->temperature_count) < 0)
                 r = -EINVAL;
+        c->binary = has_cells || has_cell || has_temps;
         return r;
 }
 
@@ -74,7 +81,8 @@ static size_t mqtt_battery_config_mqtt_topics(const void *config, struct driver_
 
 static int mqtt_battery_config_temperature_count(const void *config) {
         const struct mqtt_battery_config *c = config;
-        return c->temperature_count;
+        /* JSON only: each message tells how many it has. */
+        return c->binary ? c->temperature_count : -ENODATA;
 }
 
 struct mqtt_battery {
@@ -96,6 +104,8 @@ static void on_message(void *userdata, const char *topic, const void *payload, s
                 return;
         if (topic[mb->root_len] == 0)
                 r = mqtt_battery_parse_json(payload, len, &rec, &reason);
+        else if (topic[mb->root_len] == '/' && !mb->config->binary)
+                return; /* JSON only: the sub-topics are not this device's input */
         else if (topic[mb->root_len] == '/')
                 r = mqtt_battery_feed(&mb->assembler, topic + mb->root_len + 1, payload, len,
                                       device_now_usec(mb->device), &rec, &reason);

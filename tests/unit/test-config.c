@@ -687,6 +687,14 @@ static const struct good_case good_cases[] = {
         { "jk layout 32s", JK(", \"layout\": \"32s\""), NULL },
         { "mqttBattery cells_count", MB(", \"cells_count\": 8"), NULL },
         { "mqttBattery cell_count alias", MB(", \"cell_count\": 16"), NULL },
+        /* Without counts: JSON on root_topic only (what an original 1.x controller sends); the temperature
+         * checks are not refused, as each message tells whether it has temperatures. */
+        { "mqttBattery JSON only", DEV("{\"driver\": \"mqttBattery\", \"root_topic\": \"a\"}"), NULL },
+        { "mqttBattery JSON only, temperature check",
+          CFG("\"supervisor\": {\"temp_low_charge\": {\"enabled\": true, \"threshold\": 10}}, \"devices\": "
+              "{\"d1\": {\"driver\": \"mqttBattery\", \"root_topic\": \"a\"}}"),
+          NULL },
+        { "jkBmsBd alias", DEV("{\"driver\": \"jkBmsBd\", \"mac\": \"c8:47:8c:00:00:03\"}"), NULL },
         { "mqttBattery limits", DEV("{\"driver\": \"mqttBattery\", \"root_topic\": \"a\", \"cells_count\": 32, "
                                     "\"temperature_count\": 0}"),
           NULL },
