@@ -13,6 +13,7 @@
 #include "homebattery/log.h"
 #include "log-setup.h"
 #include "manager.h"
+#include "migrate.h"
 #include "registry.h"
 
 /* --help fits 80 columns: words of `list` (separated by ", ") after `prefix`, wrapped. */
@@ -56,6 +57,10 @@ static void help(void) {
                "      --check-config  validate the configuration and exit (0 valid, 78 invalid)\n"
                "      --decode DRIVER decode BMS notifications (hex, one per line) from stdin:\n"
                "                      lltPowerBmsV4Ble, daly8S24V60A or jkBmsBd4\n"
+               "      --migrate-config OLD.json\n"
+               "                      print this daemon's configuration for a config.json of\n"
+               "                      the original firmware (notes, warnings on stderr), exit\n"
+               "      --port extN=PATH with --migrate-config: the serial device for ext1/ext2\n"
                "  -h, --help          show this help\n"
                "      --version       show the version and the optional parts compiled in\n"
                "\n",
@@ -83,17 +88,22 @@ static void print_config_problems(const struct config_errors *e) {
 struct options {
         const char *config_path;
         bool check_only;
+        const char *migrate_path;
+        struct migrate_options migrate;
+        bool has_port;
 };
 
 /* Returns -1 to go on, else the exit status (help, version, --decode, a usage error). */
 static int parse_args(int argc, char *argv[], struct options *o) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DECODE };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DECODE, ARG_MIGRATE, ARG_PORT };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "decode", required_argument, NULL, ARG_DECODE },
+                { "migrate-config", required_argument, NULL, ARG_MIGRATE },
+                { "port", required_argument, NULL, ARG_PORT },
                 {},
         };
         int c, r;
@@ -120,6 +130,17 @@ static int parse_args(int argc, char *argv[], struct options *o) {
                                 return EX_USAGE;
                         }
                         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                case ARG_MIGRATE:
+                        o->migrate_path = optarg;
+                        break;
+                case ARG_PORT:
+                        o->has_port = true;
+                        if (migrate_parse_port(&o->migrate, optarg) < 0) {
+                                fprintf(stderr, "--port: expected ext1=PATH or ext2=PATH with an absolute PATH, "
+                                                "got \"%s\"\n", optarg);
+                                return EX_USAGE;
+                        }
+                        break;
                 default:
                         /* getopt_long() said what was wrong. */
                         fprintf(stderr, "Try 'homebattery --help' for more information.\n");
@@ -130,6 +151,12 @@ static int parse_args(int argc, char *argv[], struct options *o) {
                         argv[optind]);
                 return EX_USAGE;
         }
+        if (o->has_port && !o->migrate_path) {
+                fprintf(stderr, "--port goes with --migrate-config\n");
+                return EX_USAGE;
+        }
+        if (o->migrate_path)
+                return migrate_file(o->migrate_path, &o->migrate, stdout, stderr);
         return -1;
 }
 
