@@ -271,14 +271,15 @@ static struct json_object *migrate_netzero(struct migrate *m, struct json_object
                 enabled = false;
         }
         put_new(m, out, "enabled", json_object_new_boolean(enabled));
-        for (size_t i = 0; i < ELEMENTSOF(netzero_keys); i++)
-                if ((v = get(nz, nz1 ? netzero_keys[i].v1 : netzero_keys[i].name)))
-                        put(m, out, netzero_keys[i].name, v);
-        if (!get(out, "signed")) {
+        /* Required here; the earliest firmware had no such key and treated the meter as unsigned. */
+        if (!get(nz, "signed")) {
                 warn(m, path, "has no \"signed\": set false (the meter reports 0 during feed-in); say true if it "
                               "reports feed-in as negative power");
                 put_new(m, out, "signed", json_object_new_boolean(false));
         }
+        for (size_t i = 0; i < ELEMENTSOF(netzero_keys); i++)
+                if ((v = get(nz, nz1 ? netzero_keys[i].v1 : netzero_keys[i].name)))
+                        put(m, out, netzero_keys[i].name, v);
         /* The original firmware's loop; this daemon's default is "direct". */
         put_new(m, out, "algorithm", json_object_new_string("classic"));
         note(m, "netzero.algorithm", "\"classic\" behaves as the original firmware; \"direct\" is recommended");
