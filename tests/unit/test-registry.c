@@ -72,8 +72,22 @@ static void test_invalid_drivers_refused(void **state) {
         assert_null(registry_find(NULL));
 }
 
+/* The original firmware's names find the driver they now name; current names are no aliases. */
+static void test_aliases(void **state) {
+        (void) state;
+        assert_non_null(registry_find("jkBmsBd4"));
+        assert_ptr_equal(registry_find("jkBmsBd"), registry_find("jkBmsBd4"));
+        assert_string_equal(registry_alias_target("jkBmsBd"), "jkBmsBd4");
+        assert_null(registry_alias_target("jkBmsBd4"));
+        assert_null(registry_alias_target("jkbmsbd"));
+        assert_null(registry_find("jkbmsbd"));
+        for (const struct driver *const *d = driver_table; *d; d++)
+                assert_null(registry_alias_target((*d)->name));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_aliases),
                 cmocka_unit_test(test_every_driver_valid),
                 cmocka_unit_test(test_invalid_drivers_refused),
         };
