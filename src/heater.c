@@ -10,7 +10,7 @@
 #define MAX_AGE_USEC ((uint64_t) HEATER_RECORD_MAX_AGE_S * USEC_PER_SEC)
 
 void heater_rule_init(struct heater_rule *h, const struct heater_config *c, uint64_t start_usec) {
-        *h = (struct heater_rule) { .config = *c, .usable_since_usec = start_usec };
+        *h = (struct heater_rule){.config = *c, .usable_since_usec = start_usec};
 }
 
 static bool record_usable(const struct battery_record *r, uint64_t now_usec) {
@@ -49,7 +49,7 @@ void heater_rule_record(struct heater_rule *h, const struct battery_record *cons
                         uint64_t now_usec, struct heater_result *ret) {
         bool want = h->on;
 
-        *ret = (struct heater_result) {};
+        *ret = (struct heater_result){};
         ret->has_temperature = heater_lowest_temperature(records, n, now_usec, &ret->temperature_c);
         if (ret->has_temperature) {
                 note_usable(h, records, n, now_usec);
@@ -66,7 +66,7 @@ void heater_rule_record(struct heater_rule *h, const struct battery_record *cons
 
 void heater_rule_tick(struct heater_rule *h, const struct battery_record *const *records, size_t n,
                       uint64_t now_usec, struct heater_result *ret) {
-        *ret = (struct heater_result) { .on = h->on };
+        *ret = (struct heater_result){.on = h->on};
         ret->has_temperature = heater_lowest_temperature(records, n, now_usec, &ret->temperature_c);
         if (ret->has_temperature || h->no_temperature || now_usec < h->usable_since_usec + MAX_AGE_USEC)
                 return;
