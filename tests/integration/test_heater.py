@@ -7,10 +7,12 @@ state in the band, whatever the mode and the locks; it goes off 300 s after
 the temperatures stop, and on SIGTERM. hea/sum and hea/dev/<name> (JSON even
 with mqtt.json false), /api/status and /metrics show it."""
 import json
-import re
+import threading
 import time
 import unittest
 import urllib.request
+
+import paho.mqtt.client as mqtt
 
 import hbtest
 from hbtest import HbTestCase, base_config, free_port, wait_for
@@ -138,8 +140,22 @@ class Heater(HbTestCase):
         off = [r for r in self.sh.requests() if r["path"] == "/rpc/Switch.Set" and "on=false" in r["query"]]
         self.assertTrue(off)
 
+    def qos_watcher(self):
+        """A second subscriber that keeps the QoS every hea/ message arrives with (subscribed with 2)."""
+        seen, ready = [], threading.Event()
+        c = mqtt.Client(client_id="qos-%d" % time.monotonic_ns(), protocol=mqtt.MQTTv5)
+        c.on_connect = lambda cl, u, f, rc, props=None: cl.subscribe(ROOT + "/hea/#", qos=2)
+        c.on_subscribe = lambda cl, u, mid, granted, props=None: ready.set()
+        c.on_message = lambda cl, u, msg: seen.append((msg.topic, msg.qos))
+        c.connect("127.0.0.1", self.b.port)
+        c.loop_start()
+        self._hb_stops.append(lambda: (c.loop_stop(), c.disconnect()))
+        self.assertTrue(ready.wait(10))
+        return seen
+
     def test_json_topics_without_mqtt_json(self):
         self.start(json_topics=False)
+        qos = self.qos_watcher()
         self.wait_json("hea/sum", {"status": "off", "power": 0})
         self.battery(ACTIVATE - 10)
         self.wait_json("hea/sum", {"status": "on", "power": LOAD_W})
@@ -149,6 +165,8 @@ class Heater(HbTestCase):
         self.assertIn(ROOT + "/cha/state", topics)
         self.assertFalse([t for t in topics if t.startswith(ROOT + "/hea/") and t != ROOT + "/hea/sum"
                           and not t.startswith(ROOT + "/hea/dev/")])
+        wait_for(lambda: (ROOT + "/hea/dev/hz", 1) in qos, 5, what="hea/dev/hz with QoS 1 (seen %s)" % qos)
+        self.assertEqual({q for _, q in qos}, {1}, "every heater message with QoS 1")
 
 
 if __name__ == "__main__":
