@@ -367,10 +367,13 @@ static void test_control_safe_state(void **state) {
         assert_true(f->h1.on && f->h2.on);
         control_protect_all(f->ctl, AT(2));
         assert_false(f->h1.on || f->h2.on);
-        /* No decision brings them back. */
-        battery(f, AT(3), -5);
-        (void) control_tick(f->ctl, AT(4), true);
+        /* No decision brings them back, not even one that changes the rule's mind. */
+        battery(f, AT(3), 20);
+        battery(f, AT(4), -5);
+        (void) control_tick(f->ctl, AT(5), true);
+        (void) control_tick(f->ctl, AT(400), true);
         assert_false(f->h1.on || f->h2.on);
+        assert_int_equal(f->h1.n_on, 1);
 }
 
 /* ---- the configuration ---- */
