@@ -11,6 +11,7 @@ const struct driver *const driver_table[] = {
         &driver_mqtt_battery,
         &driver_victron_mppt,
         &driver_shelly_charger,
+        &driver_shelly_heater,
         &driver_ahoy_dtu,
         &driver_open_dtu,
         &driver_mqtt_consumption,
