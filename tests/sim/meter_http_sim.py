@@ -12,7 +12,9 @@ import collections
 import hmac
 import json
 import logging
+import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -60,6 +62,7 @@ class Meter:
         self.release = threading.Event()
         self.requests = collections.deque(maxlen=500)
         self.total = 0
+        self.in_flight = self.in_flight_max = 0   # device requests being answered at once
         self.answered = []            # the power of every good answer, in order (last 500)
 
     def set_fail(self, mode, status=500, count=None, delay=2.0):
@@ -95,6 +98,7 @@ class Meter:
     def state(self):
         with self.lock:
             return {"power": self.power, "step": self.step, "requests_total": self.total,
+                    "in_flight": self.in_flight, "in_flight_max": self.in_flight_max,
                     "answered": list(self.answered),
                     "fail": {"mode": self.fail_mode, "status": self.fail_status, "count_left": self.fail_count,
                              "delay": self.delay}}
@@ -124,7 +128,15 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         if url.path.startswith("/sim/"):
             return self.control_get(url.path)
-        self.device(url)
+        m = self.server.meter
+        with m.lock:
+            m.in_flight += 1
+            m.in_flight_max = max(m.in_flight_max, m.in_flight)
+        try:
+            self.device(url)
+        finally:
+            with m.lock:
+                m.in_flight -= 1
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
@@ -142,6 +154,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, json.dumps(out))
 
     # -- the device ---------------------------------------------------------------------
+    def client_gone(self):
+        """True once the client closed its end (a timed-out request), so in_flight counts what is open."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            return bool(r) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def authorized(self):
         m = self.server.meter
         if not m.password:
@@ -171,7 +191,9 @@ class Handler(BaseHTTPRequestHandler):
         mode, status, delay, release = m.take_fail()
         entry["fail"] = None if mode == "none" else mode
         if mode == "hang":
-            release.wait()            # until the next /sim/fail
+            # Until the next /sim/fail, or until the client gives up (closes).
+            while not release.wait(0.05) and not self.client_gone():
+                pass
             entry["status"] = "dropped"
             self.close_connection = True
             return
@@ -222,6 +244,7 @@ class Handler(BaseHTTPRequestHandler):
                 m.requests.clear()
                 m.answered.clear()
                 m.total = 0
+                m.in_flight_max = m.in_flight
             return {"ok": True}
         return None
 
