@@ -214,8 +214,11 @@ static int httpc_parse_config(struct config_ctx *ctx, const char *path, struct j
                 r = -EINVAL;
         if (config_get_string(ctx, path, obj, "password", false, NULL, &c->password) < 0)
                 r = -EINVAL;
-        if (r >= 0 && c->factor == 0)
-                config_warning(ctx, path, "factor 0: every sample is 0 W");
+        if (r >= 0 && c->factor == 0) {
+                char kp[256];
+                snprintf(kp, sizeof(kp), "%s.factor", path);
+                config_warning(ctx, kp, "0: every sample is 0 W");
+        }
         return r;
 }
 

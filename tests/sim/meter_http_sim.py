@@ -62,7 +62,8 @@ class Meter:
         self.release = threading.Event()
         self.requests = collections.deque(maxlen=500)
         self.total = 0
-        self.in_flight = self.in_flight_max = 0   # device requests being answered at once
+        self.in_flight = 0            # device requests being answered now
+        self.spans = collections.deque(maxlen=500)   # [arrival, end or None] of each device request
         self.answered = []            # the power of every good answer, in order (last 500)
 
     def set_fail(self, mode, status=500, count=None, delay=2.0):
@@ -95,10 +96,25 @@ class Meter:
             del self.answered[:-500]
         return shapes(power).get(path), power
 
+    def overlap(self):
+        """The most device requests open at once, each counted from 50 ms after it arrived: a
+        client's close and its next request may cross on the way (call with the lock held)."""
+        now = time.monotonic()
+        events = []
+        for start, end in self.spans:
+            end = now if end is None else end
+            if end > start + 0.05:
+                events += [(start + 0.05, 1), (end, -1)]
+        best = cur = 0
+        for _, d in sorted(events, key=lambda e: (e[0], e[1])):
+            cur += d
+            best = max(best, cur)
+        return best
+
     def state(self):
         with self.lock:
             return {"power": self.power, "step": self.step, "requests_total": self.total,
-                    "in_flight": self.in_flight, "in_flight_max": self.in_flight_max,
+                    "in_flight": self.in_flight, "in_flight_max": self.overlap(),
                     "answered": list(self.answered),
                     "fail": {"mode": self.fail_mode, "status": self.fail_status, "count_left": self.fail_count,
                              "delay": self.delay}}
@@ -129,14 +145,16 @@ class Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/sim/"):
             return self.control_get(url.path)
         m = self.server.meter
+        span = [time.monotonic(), None]
         with m.lock:
             m.in_flight += 1
-            m.in_flight_max = max(m.in_flight_max, m.in_flight)
+            m.spans.append(span)
         try:
             self.device(url)
         finally:
             with m.lock:
                 m.in_flight -= 1
+                span[1] = time.monotonic()
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
@@ -154,10 +172,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, json.dumps(out))
 
     # -- the device ---------------------------------------------------------------------
-    def client_gone(self):
-        """True once the client closed its end (a timed-out request), so in_flight counts what is open."""
+    def client_gone(self, wait):
+        """True once the client closed its end (a timed-out request); waits up to `wait` s for it."""
         try:
-            r, _, _ = select.select([self.connection], [], [], 0)
+            r, _, _ = select.select([self.connection], [], [], wait)
             return bool(r) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
@@ -192,7 +210,7 @@ class Handler(BaseHTTPRequestHandler):
         entry["fail"] = None if mode == "none" else mode
         if mode == "hang":
             # Until the next /sim/fail, or until the client gives up (closes).
-            while not release.wait(0.05) and not self.client_gone():
+            while not release.is_set() and not self.client_gone(0.02):
                 pass
             entry["status"] = "dropped"
             self.close_connection = True
@@ -244,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
                 m.requests.clear()
                 m.answered.clear()
                 m.total = 0
-                m.in_flight_max = m.in_flight
+                m.spans.clear()
             return {"ok": True}
         return None
 
