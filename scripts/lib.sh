@@ -6,7 +6,7 @@ HB_PACKAGES=(
         libsystemd-dev libmosquitto-dev libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libcmocka-dev libgpiod-dev
         mosquitto mosquitto-clients openssl dbus socat
         python3 python3-paho-mqtt python3-dbus-next python3-aiohttp chromium valgrind
-        dpkg-dev debhelper fakeroot lintian groff-base
+        dpkg-dev debhelper fakeroot lintian groff-base systemd
 )
 
 hb_root() {
