@@ -4,7 +4,7 @@ tests/sim/meter_http_sim.py. Each preset (tasmota, shelly3em, shellyPro3em)
 and a generic path reach <root>/consumption; every good poll is one sample
 (also when unchanged) and no reading is sent twice; HTTP errors, bad JSON and
 paths that find nothing give no sample and a warning that names the failing
-path position; a hanging meter does not hold up another meter, and never has
+path position; user and password (HTTP basic from libcurl's "any"); a hanging meter does not hold up another meter, and never has
 more than one request open."""
 import json
 import os
@@ -122,6 +122,21 @@ class HttpMeter(HbTestCase):
         time.sleep(1.5)
         warnings = [l for l in self.d.logtext().splitlines() if re.search(r" warning +\[m\] ", l)]
         self.assertEqual(len(warnings), 5, warnings)
+
+    def test_auth(self):
+        # libcurl "any" auth: the meter asks for basic, the driver answers with it.
+        sim = self.meter("--power", "77", "--user", "reader", "--password", "s3cret", name="auth")
+        self.start({
+            "ok": {"driver": "httpConsumption", "host": sim.host, "preset": "shellyPro3em", "interval": 1,
+                   "user": "reader", "password": "s3cret"},
+            "bad": {"driver": "httpConsumption", "host": sim.host, "preset": "shelly3em", "interval": 1,
+                    "user": "reader", "password": "wrong"},
+        })
+        wait_for(lambda: 77 in self.samples("ok"), 10, what="samples with the right password")
+        self.d.wait_log("GET http://%s/status: HTTP 401 (check user and password)" % sim.host, 5)
+        self.assertEqual(self.samples("bad"), [])
+        self.assertEqual(self.powers(), [], "no total while one meter has never been heard")
+        self.assertNotIn("s3cret", self.d.logtext())
 
     def test_hanging_meter_does_not_stall_the_other(self):
         hang = self.meter("--power", "300", name="hang")
