@@ -14,5 +14,6 @@ const struct driver *const driver_table[] = {
         &driver_ahoy_dtu,
         &driver_open_dtu,
         &driver_mqtt_consumption,
+        &driver_generic_solar,
         NULL,
 };

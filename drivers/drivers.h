@@ -14,6 +14,7 @@ extern const struct driver driver_shelly_charger;
 extern const struct driver driver_ahoy_dtu;
 extern const struct driver driver_open_dtu;
 extern const struct driver driver_mqtt_consumption;
+extern const struct driver driver_generic_solar;
 
 /* NULL-terminated. */
 extern const struct driver *const driver_table[];
