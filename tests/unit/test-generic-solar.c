@@ -374,6 +374,55 @@ static void test_config(void **state) {
                        "\"speed\": 9600}", "devices.sol.speed");
 }
 
+/* Devices on one port must agree on the line and the protocol; the message names both. */
+static void expect_devices(void **state, const char *devices, const char *message) {
+        struct fixture *f = *state;
+        char text[1024];
+        struct config_errors e = {};
+        bool found = !message;
+        int r;
+
+        snprintf(text, sizeof(text), "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {%s}}", devices);
+        r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
+        for (size_t i = 0; i < e.n; i++) {
+                if (message && strstr(e.lines[i], message))
+                        found = true;
+                else
+                        print_message("%s\n", e.lines[i]);
+        }
+        config_errors_done(&e);
+        assert_true(found);
+        if (message)
+                assert_int_not_equal(r, 0);
+        else
+                assert_int_equal(r, 0);
+        config_free(f->config);
+        f->config = NULL;
+}
+
+#define PZEM(name, port, extra) \
+        "\"" name "\": {\"driver\": \"genericSolar\", \"port\": \"" port "\", \"current_range\": 100" extra "}"
+
+static void test_shared_port(void **state) {
+        /* Two meters at two addresses on one bus: fine. */
+        expect_devices(state, PZEM("sol", "/dev/ttyUSB1", ", \"address\": 1") ", "
+                       PZEM("sol2", "/dev/ttyUSB1", ", \"address\": 2"), NULL);
+        expect_devices(state, PZEM("inv", "/dev/ttyUSB1", ", \"stop_bits\": 1") ", "
+                       PZEM("sol", "/dev/ttyUSB1", ""),
+                       "devices.sol.port: /dev/ttyUSB1 is also used by devices.inv with 9600 8N1; genericSolar needs "
+                       "9600 8N2");
+        expect_devices(state, PZEM("a", "/dev/ttyUSB1", "") ", " PZEM("b", "/dev/ttyUSB1", ", \"parity\": \"even\""),
+                       "devices.b.port: /dev/ttyUSB1 is also used by devices.a with 9600 8N2; genericSolar needs "
+                       "9600 8E2");
+        expect_devices(state, "\"mppt\": {\"driver\": \"victronMppt\", \"port\": \"/dev/ttyUSB1\"}, "
+                       PZEM("sol", "/dev/ttyUSB1", ""),
+                       "devices.sol.port: /dev/ttyUSB1 is also used by devices.mppt (victronMppt): victronMppt needs "
+                       "the port alone");
+        /* Other ports do not meet. */
+        expect_devices(state, PZEM("a", "/dev/ttyUSB1", "") ", " PZEM("b", "/dev/ttyUSB2", ", \"stop_bits\": 1"),
+                       NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_decode),
@@ -385,6 +434,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_bad_range, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unplug, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shared_port, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
