@@ -38,6 +38,15 @@ struct generic_solar_config {
         int power_hysteresis_w;
 };
 
+/* Failures are rate-limited per kind, so that one kind does not hide another. */
+enum failure_kind {
+        FAIL_TIMEOUT,
+        FAIL_FRAME, /* wrong CRC, malformed, a range above 3 */
+        FAIL_EXCEPTION,
+        FAIL_PORT,
+        FAIL_KINDS,
+};
+
 struct sample {
         uint64_t usec;
         double power_w;
@@ -66,7 +75,7 @@ struct generic_solar {
         bool has_counter;
         double last_counter_wh;
         double pending_wh;
-        struct ratelimit rl;
+        struct ratelimit rl[FAIL_KINDS];
 };
 
 /* ---- config ---- */
@@ -198,10 +207,29 @@ static void use_sample(struct generic_solar *s, const struct pzem_sample *p) {
         report_power(s, (int) lround(mean));
 }
 
+static enum failure_kind failure_kind(int error) {
+        switch (error) {
+        case -ETIMEDOUT:
+                return FAIL_TIMEOUT;
+        case -EREMOTEIO:
+                return FAIL_EXCEPTION;
+        case -EBADMSG:
+        case -ERANGE:
+        case -EMSGSIZE:
+                return FAIL_FRAME;
+        default:
+                return FAIL_PORT;
+        }
+}
+
 static void poll_failed(struct generic_solar *s, int error, const char *why) {
+        static const char *const kinds[FAIL_KINDS] = { "timeouts", "bad answers", "exceptions", "port errors" };
+        enum failure_kind k = failure_kind(error);
+
         s->busy = false;
         device_report_read(s->device, error, s->have_range ? "sample" : "current range");
-        log_input_warning(&s->rl, now(s), s->name, "failed reads", "Read of address %d failed: %s", s->config->address,
+        /* The first, then a count of the held back ones at most once a minute. */
+        log_input_warning(&s->rl[k], now(s), s->name, kinds[k], "Read of address %d failed: %s", s->config->address,
                           why);
         if (++s->failed_polls < FAULT_POLLS || s->status == DEVICE_STATUS_FAULT)
                 return;
@@ -343,7 +371,8 @@ static int generic_solar_new(struct device *d, const void *config, void **ret) {
         s->config = config;
         s->name = device_get_name(d);
         s->status = DEVICE_STATUS_SYNCING;
-        s->rl = INPUT_WARN_RATELIMIT;
+        for (size_t k = 0; k < FAIL_KINDS; k++)
+                s->rl[k] = RATELIMIT_INIT(60 * USEC_PER_SEC, 1);
         r = host_timer_new(d, on_poll, s, &s->poll_timer);
         if (r < 0) {
                 generic_solar_free(s);
