@@ -210,7 +210,8 @@ static int bus_new(sd_event *e, const char *path, const struct serial_line *line
                 bus_free(b);
                 return -ENOMEM;
         }
-        r = sd_event_add_time(e, &b->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, b);
+        /* 1 ms: an accuracy of 0 would mean sd-event's default, 250 ms, on every gap and timeout. */
+        r = sd_event_add_time(e, &b->timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC, on_timer, b);
         if (r >= 0)
                 r = sd_event_source_set_enabled(b->timer, SD_EVENT_OFF);
         if (r >= 0)
