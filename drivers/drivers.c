@@ -11,9 +11,11 @@ const struct driver *const driver_table[] = {
         &driver_mqtt_battery,
         &driver_victron_mppt,
         &driver_shelly_charger,
+        &driver_shelly_heater,
         &driver_ahoy_dtu,
         &driver_open_dtu,
         &driver_mqtt_consumption,
         &driver_generic_solar,
+        &driver_http_consumption,
         NULL,
 };

@@ -11,10 +11,12 @@ extern const struct driver driver_jk_bms_bd4;
 extern const struct driver driver_mqtt_battery;
 extern const struct driver driver_victron_mppt;
 extern const struct driver driver_shelly_charger;
+extern const struct driver driver_shelly_heater; /* shelly-charger.c too */
 extern const struct driver driver_ahoy_dtu;
 extern const struct driver driver_open_dtu;
 extern const struct driver driver_mqtt_consumption;
 extern const struct driver driver_generic_solar;
+extern const struct driver driver_http_consumption;
 
 /* NULL-terminated. */
 extern const struct driver *const driver_table[];

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* shellyCharger: a grid charger switched by a Shelly relay (Gen1 or Gen2+).
- * Every on-command carries an auto-off timer and is renewed well before it
- * runs out, so a dead daemon cannot leave the charger on (dead-man switch).
- * One request at a time; a timer decides what is due next. */
+/* shellyCharger and shellyHeater: a grid charger or a battery heater switched
+ * by a Shelly relay (Gen1 or Gen2+); one implementation, two drivers that
+ * differ only in their class. Every on-command carries an auto-off timer and
+ * is renewed well before it runs out, so a dead daemon cannot leave the
+ * device on (dead-man switch). One request at a time; a timer decides what
+ * is due next. */
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #define DETECT_RETRY_USEC (10 * USEC_PER_SEC)
 
 struct shelly_config {
+        enum device_class cls; /* charger or heater: which driver parsed it */
         char *host;
         uint16_t port;
         int relay_id;
@@ -43,7 +46,8 @@ static void shelly_free_config(void *p) {
         free(c);
 }
 
-static int shelly_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj, void **ret) {
+static int shelly_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj,
+                               enum device_class cls, void **ret) {
         static const char *const keys[] = { "driver", "host", "relay_id", "generation", "user", "password", NULL };
         struct shelly_config *c;
         int r = 0;
@@ -52,6 +56,7 @@ static int shelly_parse_config(struct config_ctx *ctx, const char *path, struct 
         if (!c)
                 return -ENOMEM;
         *ret = c;
+        c->cls = cls;
         if (config_check_keys(ctx, path, obj, keys) < 0)
                 r = -EINVAL;
         if (config_get_hostport(ctx, path, obj, "host", true, &c->host, &c->port) < 0)
@@ -65,6 +70,16 @@ static int shelly_parse_config(struct config_ctx *ctx, const char *path, struct 
         if (config_get_string(ctx, path, obj, "password", false, NULL, &c->password) < 0)
                 r = -EINVAL;
         return r;
+}
+
+static int shelly_charger_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj,
+                                       void **ret) {
+        return shelly_parse_config(ctx, path, obj, DEVICE_CLASS_CHARGER, ret);
+}
+
+static int shelly_heater_parse_config(struct config_ctx *ctx, const char *path, struct json_object *obj,
+                                      void **ret) {
+        return shelly_parse_config(ctx, path, obj, DEVICE_CLASS_HEATER, ret);
 }
 
 enum shelly_op {
@@ -118,7 +133,7 @@ static void set_status(struct shelly *s, enum device_status st) {
                 return;
         log_info(s->name, "Status %s -> %s", device_status_to_string(s->status), device_status_to_string(st));
         s->status = st;
-        device_report_status(s->device, DEVICE_CLASS_CHARGER, st);
+        device_report_status(s->device, s->config->cls, st);
 }
 
 static bool ok(const struct http_response *r) {
@@ -165,7 +180,7 @@ static void got_state(struct shelly *s, const struct shelly_state *st) {
                 s->state.has_power = true;
                 s->state.power_w = st->power_w;
         }
-        device_report_power(s->device, DEVICE_CLASS_CHARGER,
+        device_report_power(s->device, s->config->cls,
                             st->on && s->state.has_power ? (int) (s->state.power_w + 0.5) : 0);
         if (st->on == s->want_on)
                 set_status(s, st->on ? DEVICE_STATUS_ON : DEVICE_STATUS_OFF);
@@ -246,7 +261,7 @@ static void on_response(void *userdata, const struct http_response *r) {
                         if (st.has_power) {
                                 s->state.has_power = true;
                                 s->state.power_w = st.power_w;
-                                device_report_power(s->device, DEVICE_CLASS_CHARGER,
+                                device_report_power(s->device, s->config->cls,
                                                     s->state.on ? (int) (st.power_w + 0.5) : 0);
                         }
                 }
@@ -381,8 +396,8 @@ static int shelly_new(struct device *d, const void *config, void **ret) {
         s->name = device_get_name(d);
         s->gen = c->generation;
         s->status = DEVICE_STATUS_SYNCING;
-        /* Off until told otherwise: also switches off a charger that a
-         * previous run left on. */
+        /* Off until told otherwise: also switches off a charger (or heater)
+         * that a previous run left on. */
         s->command_due = true;
         s->rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 3);
         snprintf(s->base, sizeof(s->base), strchr(c->host, ':') ? "http://[%s]:%u" : "http://%s:%u", c->host,
@@ -410,7 +425,7 @@ static int shelly_start(void *state) {
         return 0;
 }
 
-static const struct switch_ops shelly_charger_ops = {
+static const struct switch_ops shelly_switch_ops = {
         .set_on = shelly_set_on,
         .energy_wh = shelly_energy_wh,
 };
@@ -419,11 +434,25 @@ const struct driver driver_shelly_charger = {
         .version = DRIVER_VERSION,
         .name = "shellyCharger",
         .classes = CLASS_BIT(DEVICE_CLASS_CHARGER),
-        .parse_config = shelly_parse_config,
+        .parse_config = shelly_charger_parse_config,
         .free_config = shelly_free_config,
         .new = shelly_new,
         .free = shelly_free,
         .start = shelly_start,
         .busy = shelly_busy,
-        .charger = &shelly_charger_ops,
+        .charger = &shelly_switch_ops,
+};
+
+/* The same device and protocol; the heater rule switches it instead of the modes. */
+const struct driver driver_shelly_heater = {
+        .version = DRIVER_VERSION,
+        .name = "shellyHeater",
+        .classes = CLASS_BIT(DEVICE_CLASS_HEATER),
+        .parse_config = shelly_heater_parse_config,
+        .free_config = shelly_free_config,
+        .new = shelly_new,
+        .free = shelly_free,
+        .start = shelly_start,
+        .busy = shelly_busy,
+        .heater = &shelly_switch_ops,
 };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* What all switched classes (charger, solar, inverter) share: membership,
+/* What all on/off classes (charger, solar, inverter, heater) share: membership,
  * the status merge, the class power sum, switching, publishing and the
- * 15-minute energy report. Charger and solar need nothing beyond this. */
+ * 15-minute energy report. Charger, solar and heater need nothing beyond this. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -77,6 +77,8 @@ static int member_set_on(struct class_member *m, enum device_class cls, bool on)
                 return d->solar && d->solar->set_on ? d->solar->set_on(m->state, on) : -EOPNOTSUPP;
         case DEVICE_CLASS_INVERTER:
                 return d->inverter && d->inverter->set_on ? d->inverter->set_on(m->state, on) : -EOPNOTSUPP;
+        case DEVICE_CLASS_HEATER:
+                return d->heater && d->heater->set_on ? d->heater->set_on(m->state, on) : -EOPNOTSUPP;
         default:
                 return -EINVAL;
         }
@@ -105,6 +107,8 @@ static int member_energy(const struct class_member *m, enum device_class cls, do
                 fn = d->solar->energy_wh;
         else if (cls == DEVICE_CLASS_INVERTER && d->inverter)
                 fn = d->inverter->energy_wh;
+        else if (cls == DEVICE_CLASS_HEATER && d->heater)
+                fn = d->heater->energy_wh;
         return fn ? fn(m->state, ret_wh) : -ENODATA;
 }
 

@@ -43,7 +43,7 @@ struct class_member {
  * all off → off, otherwise syncing. */
 enum device_status class_merge_status(const enum device_status *s, size_t n);
 
-/* A class of switched devices (charger, solar, inverter). */
+/* A class of on/off devices (charger, solar, inverter; the heater). */
 struct switch_class {
         enum device_class cls;
         struct class_member **members;

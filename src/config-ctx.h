@@ -23,5 +23,7 @@ struct json_object;
  * and strings that are not UTF-8 or hold NUL, and keeps the text of integers
  * json-c clamped. Problems go to ctx; returns 0 or -ENOMEM. */
 int config_json_check(struct config_ctx *ctx, const char *text, size_t size, struct json_object *root);
+/* The heater section, once the devices are known (config-heater.c). */
+void config_parse_heater(struct config_ctx *ctx, struct json_object *root, struct config *c);
 /* The rules across sections and devices (config-rules.c). */
 void config_check_rules(struct config_ctx *ctx, struct config *c);

@@ -50,7 +50,7 @@ static void check_classes(struct config_ctx *ctx, struct config *c) {
                 config_error(ctx, "general.inverter_power", "%d W is above netzero.max_power (%d W)",
                              c->general.inverter_power_w, c->netzero.max_power_w);
         if (nz && n_cons == 0)
-                config_error(ctx, "netzero.enabled", "netzero needs at least one consumption device (mqttConsumption)");
+                config_error(ctx, "netzero.enabled", "netzero needs at least one consumption device (mqttConsumption, httpConsumption)");
         if (nz && n_inv == 0)
                 config_warning(ctx, "netzero.enabled", "no inverter is configured: netzero has nothing to control");
         if ((c->supervisor.checks[LOCK_LIVE_DATA_LOST_CHARGE].enabled ||

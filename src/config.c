@@ -516,7 +516,7 @@ static void too_large(struct config_ctx *ctx, unsigned long long size) {
 int config_parse(const char *path, const char *text, size_t size, struct config **ret,
                  struct config_errors *errors) {
         static const char *const top_keys[] = { "general", "mqtt", "logging", "netzero", "supervisor",
-                                                "bluetooth", "http", "devices", "network", NULL };
+                                                "bluetooth", "http", "devices", "heater", "network", NULL };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         struct json_tokener *tok;
         struct config *c;
@@ -593,6 +593,7 @@ int config_parse(const char *path, const char *text, size_t size, struct config 
         parse_bluetooth(&ctx, section(&ctx, root, "bluetooth", false), &c->bluetooth_adapter);
         parse_http(&ctx, section(&ctx, root, "http", false), &c->http);
         parse_devices(&ctx, section(&ctx, root, "devices", false), c);
+        config_parse_heater(&ctx, root, c);
         /* Rules across sections and devices: only once every section is valid on its own. */
         if (!ctx.failed)
                 config_check_rules(&ctx, c);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heater.h"
 #include "homebattery/driver.h"
 #include "mode.h"
 #include "netzero.h"
@@ -80,6 +81,7 @@ struct config {
         struct supervisor_config supervisor;
         char *bluetooth_adapter;
         struct config_http http;
+        struct heater_config heater;
         struct config_device *devices;
         size_t n_devices;
 };

@@ -2,7 +2,8 @@
 /* The control core: once a second the supervisor turns battery, consumption
  * and MQTT facts into locks, the mode switcher turns locks and the requested
  * mode into per-class commands, and the classes pass them to the drivers.
- * Consumption totals drive netzero, which sets the inverter class power. */
+ * Consumption totals drive netzero, which sets the inverter class power;
+ * battery temperatures drive the heaters (heater.c), outside the modes. */
 
 #include <limits.h>
 #include <math.h>
@@ -38,6 +39,8 @@ struct control {
         struct class_member **batteries;
         size_t n_batteries;
         struct supervisor_battery *sup_batteries; /* the supervisor's input, one per battery */
+        const struct battery_record **heater_records; /* the heater rule's input, one per battery */
+        struct heater_rule heater;
         struct class_member **meters;
         size_t n_meters;
 
@@ -50,7 +53,9 @@ struct control {
         struct control_stats stats;
 };
 
-static const enum device_class switched[] = { DEVICE_CLASS_CHARGER, DEVICE_CLASS_INVERTER, DEVICE_CLASS_SOLAR };
+/* The on/off classes: the three the modes switch, and the heater, which only its rule switches. */
+static const enum device_class switched[] = { DEVICE_CLASS_CHARGER, DEVICE_CLASS_INVERTER, DEVICE_CLASS_SOLAR,
+                                              DEVICE_CLASS_HEATER };
 
 int control_new(const struct config *config, uint64_t start_usec, const struct outputs *out,
                 struct control **ret) {
@@ -65,6 +70,7 @@ int control_new(const struct config *config, uint64_t start_usec, const struct o
         ctl->top_lock = "startup";
         ctl->energy_day = -1;
         output_limits_init(&ctl->limits, config);
+        heater_rule_init(&ctl->heater, &config->heater, start_usec);
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
                 ctl->classes[switched[i]].cls = switched[i];
         r = supervisor_new(&config->supervisor, start_usec, &ctl->supervisor);
@@ -92,6 +98,7 @@ struct control *control_free(struct control *ctl) {
                 free(ctl->classes[switched[i]].members);
         free(ctl->batteries);
         free(ctl->sup_batteries);
+        free(ctl->heater_records);
         free(ctl->meters);
         supervisor_free(ctl->supervisor);
         mode_switcher_free(ctl->modes);
@@ -140,6 +147,11 @@ int control_add_device(struct control *ctl, const char *name, const struct drive
                 if (!sb)
                         return -ENOMEM;
                 ctl->sup_batteries = sb;
+                const struct battery_record **hr = realloc(ctl->heater_records,
+                                                           (ctl->n_batteries + 1) * sizeof(*hr));
+                if (!hr)
+                        return -ENOMEM;
+                ctl->heater_records = hr;
                 r = class_add_member(&ctl->batteries, &ctl->n_batteries, &d->member);
         }
         if (r >= 0 && (drv->classes & CLASS_BIT(DEVICE_CLASS_CONSUMPTION)))
@@ -339,6 +351,37 @@ static void run_output_limits(struct control *ctl, uint64_t now_usec) {
         }
 }
 
+/* The latest record of every battery (NULL: none yet), for the heater rule. */
+static const struct battery_record *const *heater_input(struct control *ctl) {
+        for (size_t i = 0; i < ctl->n_batteries; i++)
+                ctl->heater_records[i] = ctl->batteries[i]->has_record ? &ctl->batteries[i]->record : NULL;
+        return ctl->heater_records;
+}
+
+static void apply_heater_result(struct control *ctl, const struct heater_result *res) {
+        const struct heater_config *c = &ctl->config->heater;
+
+        if (res->temperature_back)
+                log_info("heater", "A battery temperature arrived again (%.1f °C): the heater rule is back",
+                         res->temperature_c);
+        if (res->no_temperature)
+                log_error("heater", "No battery temperature for %d s: heaters %s until a battery reports one",
+                          HEATER_RECORD_MAX_AGE_S, res->changed ? "switched off" : "stay off");
+        else if (res->changed && res->on)
+                log_info("heater", "Heaters on: lowest battery temperature %.1f °C <= %.1f °C (activate)",
+                         res->temperature_c, c->activate_c);
+        else if (res->changed)
+                log_info("heater", "Heaters off: lowest battery temperature %.1f °C >= %.1f °C (deactivate)",
+                         res->temperature_c, c->deactivate_c);
+        if (res->changed)
+                switch_class_set_on(&ctl->classes[DEVICE_CLASS_HEATER], res->on);
+}
+
+/* The heater rule runs only when there is a heater, and never in the safe state. */
+static bool heater_active(const struct control *ctl) {
+        return ctl->classes[DEVICE_CLASS_HEATER].n_members > 0 && !ctl->protect_all;
+}
+
 bool control_tick(struct control *ctl, uint64_t now_usec, bool mqtt_connected) {
         bool feed = false;
 
@@ -346,6 +389,11 @@ bool control_tick(struct control *ctl, uint64_t now_usec, bool mqtt_connected) {
         run_supervisor(ctl, now_usec, mqtt_connected, &feed);
         if (!ctl->protect_all)
                 run_output_limits(ctl, now_usec);
+        if (heater_active(ctl)) {
+                struct heater_result res;
+                heater_rule_tick(&ctl->heater, heater_input(ctl), ctl->n_batteries, now_usec, &res);
+                apply_heater_result(ctl, &res);
+        }
         return feed;
 }
 
@@ -374,6 +422,9 @@ void control_republish(struct control *ctl) {
                 OUTPUT(&ctl->out, battery_sum, sums.current_a, sums.remaining_ah, sums.soc_pct);
         for (size_t i = 0; i < ELEMENTSOF(switched); i++) {
                 const struct switch_class *c = &ctl->classes[switched[i]];
+                /* hea/sum is new: no topic for installations without a heater. */
+                if (c->cls == DEVICE_CLASS_HEATER && c->n_members == 0)
+                        continue;
                 if (c->power_known)
                         OUTPUT(&ctl->out, class_power, c->cls, c->power_w);
                 switch_class_publish(c, &ctl->out);
@@ -411,7 +462,8 @@ void control_protect_all(struct control *ctl, uint64_t now_usec) {
                 apply_mode_result(ctl, &res);
         }
         /* Command off even where the effective mode already was protect: the
-         * safe state must not depend on what we believe the devices do. */
+         * safe state must not depend on what we believe the devices do. The
+         * heaters go off too (heater_active() keeps them off from here on). */
         for (size_t i = 0; i < ELEMENTSOF(switched); i++)
                 switch_class_set_on(&ctl->classes[switched[i]], false);
 }
@@ -429,7 +481,7 @@ void control_device_status(struct control_device *d, enum device_class c, enum d
                 return;
         bool changed = d->member.status[c] != s;
         d->member.status[c] = s;
-        if (c != DEVICE_CLASS_CHARGER && c != DEVICE_CLASS_SOLAR && c != DEVICE_CLASS_INVERTER)
+        if (!(CLASS_BIT(c) & CLASS_ONOFF_MASK))
                 return;
         if (changed)
                 OUTPUT(&ctl->out, device_state, c, d->member.name, s,
@@ -441,7 +493,7 @@ void control_device_power(struct control_device *d, enum device_class c, int pow
         struct control *ctl = d->ctl;
         struct class_member *m = member(d);
 
-        if (c != DEVICE_CLASS_CHARGER && c != DEVICE_CLASS_SOLAR && c != DEVICE_CLASS_INVERTER)
+        if ((unsigned) c >= _DEVICE_CLASS_MAX || !(CLASS_BIT(c) & CLASS_ONOFF_MASK))
                 return;
         if (!(m->drv->classes & CLASS_BIT(c)))
                 return;
@@ -487,6 +539,11 @@ void control_device_battery(struct control_device *d, const struct battery_recor
         battery_class_sums(ctl->batteries, ctl->n_batteries, &sums);
         if (sums.complete)
                 OUTPUT(&ctl->out, battery_sum, sums.current_a, sums.remaining_ah, sums.soc_pct);
+        if (heater_active(ctl)) {
+                struct heater_result res;
+                heater_rule_record(&ctl->heater, heater_input(ctl), ctl->n_batteries, now_usec, &res);
+                apply_heater_result(ctl, &res);
+        }
 }
 
 void control_device_read_failed(struct control_device *d, uint64_t now_usec, int error, const char *step) {

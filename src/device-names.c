@@ -7,11 +7,11 @@
 static const char *const class_names[_DEVICE_CLASS_MAX] = {
         [DEVICE_CLASS_BATTERY] = "battery",     [DEVICE_CLASS_SOLAR] = "solar",
         [DEVICE_CLASS_CHARGER] = "charger",     [DEVICE_CLASS_INVERTER] = "inverter",
-        [DEVICE_CLASS_CONSUMPTION] = "consumption",
+        [DEVICE_CLASS_CONSUMPTION] = "consumption", [DEVICE_CLASS_HEATER] = "heater",
 };
 static const char *const class_shorts[_DEVICE_CLASS_MAX] = {
         [DEVICE_CLASS_BATTERY] = "bat",    [DEVICE_CLASS_SOLAR] = "sol",         [DEVICE_CLASS_CHARGER] = "cha",
-        [DEVICE_CLASS_INVERTER] = "inv",   [DEVICE_CLASS_CONSUMPTION] = "consumption",
+        [DEVICE_CLASS_INVERTER] = "inv",   [DEVICE_CLASS_CONSUMPTION] = "consumption", [DEVICE_CLASS_HEATER] = "hea",
 };
 static const char *const status_names[_DEVICE_STATUS_MAX] = {
         [DEVICE_STATUS_OFF] = "off",

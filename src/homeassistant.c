@@ -484,7 +484,13 @@ int homeassistant_documents(const struct config *c, const struct ha_battery_shap
         if ((r = ha_init(&h, c, emit, userdata)) < 0)
                 return r;
 
-        if ((r = mode_select(&h)) < 0 || (r = lock_sensor(&h)) < 0 || !c->mqtt.json)
+        if ((r = mode_select(&h)) < 0 || (r = lock_sensor(&h)) < 0)
+                goto out;
+        /* The heater's topics are JSON whatever mqtt.json says. */
+        if (config_count_class(c, DEVICE_CLASS_HEATER) > 0 &&
+            (r = class_sensors(&h, DEVICE_CLASS_HEATER, "Heater")) < 0)
+                goto out;
+        if (!c->mqtt.json)
                 goto out;
         for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
                 if (config_count_class(c, classes[i].cls) > 0 &&

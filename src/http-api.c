@@ -76,8 +76,9 @@ static struct json_object *class_list(unsigned mask) {
         return a;
 }
 
-static bool is_switched(enum device_class c) {
-        return CLASS_BIT(c) & CLASS_SWITCHED_MASK;
+/* The classes with a status and a power: the switched ones and the heater. */
+static bool is_onoff(enum device_class c) {
+        return CLASS_BIT(c) & CLASS_ONOFF_MASK;
 }
 
 /* The shape of <root>/bat/dev/<name> in mqtt.md. */
@@ -110,9 +111,9 @@ static struct json_object *device_json(const struct http_view *v, const struct c
         add(j, "name", jstring(d->name));
         add(j, "driver", jstring(d->driver));
         add(j, "classes", class_list(d->classes));
-        /* Status and power per switched class the driver serves. */
+        /* Status and power per on/off class the driver serves. */
         for (enum device_class c = 0; c < _DEVICE_CLASS_MAX; c++) {
-                if (!(d->classes & CLASS_BIT(c)) || !is_switched(c))
+                if (!(d->classes & CLASS_BIT(c)) || !is_onoff(c))
                         continue;
                 add(status, device_class_to_string(c), jstring(device_status_to_string(d->status[c])));
                 add(power, device_class_to_string(c), jpower(d->power_known[c], d->power_w[c]));
@@ -193,10 +194,10 @@ static struct json_object *classes_json(const struct http_view *v) {
                 }
                 o = json_object_new_object();
                 add(o, "devices", json_object_new_int64((int64_t) ci.n_devices));
-                if (is_switched(c))
+                if (is_onoff(c))
                         add(o, "status", jstring(device_status_to_string(ci.status)));
                 add(o, "power", jpower(ci.power_known, ci.power_w));
-                if (is_switched(c))
+                if (is_onoff(c))
                         add(o, "energy_today_wh", jdouble(ci.energy_today_wh, 1));
                 add(j, device_class_to_string(c), o);
         }
@@ -350,10 +351,10 @@ static void metrics_classes(FILE *f, const struct http_view *v) {
 
         for (enum device_class c = 0; c < _DEVICE_CLASS_MAX; c++)
                 control_get_class(v->control, c, &ci[c]);
-        /* Only the switched classes that have devices. */
+        /* Only the on/off classes (the switched ones and the heater) that have devices. */
 #define FOREACH_SWITCHED(c) \
         for (enum device_class c = 0; c < _DEVICE_CLASS_MAX; c++) \
-                if (is_switched(c) && ci[c].n_devices > 0)
+                if (is_onoff(c) && ci[c].n_devices > 0)
 
         n = family(f, "homebattery_class_power_watts", "gauge", "Power of a class (once all devices told).");
         FOREACH_SWITCHED(c)

@@ -370,6 +370,8 @@ const char http_page_html[] =
         "      ', last minute ' + lat.max_minute.toFixed(1) + ')'],\n"
         "    ['Netzero', nz.enabled ? (nz.commands + ' commands') : 'off'],\n"
         "  ];\n"
+        "  const h = s.classes.heater;\n"
+        "  if (h && h.devices > 0) rows.push(['Heater', h.status + (h.power !== null ? ' · ' + watts(h.power) : '')]);\n"
         "  if (e) rows.push(['Last evaluation', e.rule + ': Δ ' + e.delta_w + NB + 'W, m ' + e.m_w + NB +\n"
         "    'W, ' + e.samples + ' samples over ' + e.age_s + NB + 's, ' + age(e.since_s)]);\n"
         "  fill($('sysdl'), ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));\n"

@@ -82,17 +82,32 @@ static void pubf(struct outputs_mqtt *o, const void *payload, size_t len, int qo
         pub(o, topic, payload, len, qos);
 }
 
+static void vpub_json(struct outputs_mqtt *o, struct json_object *j, int qos, const char *fmt, va_list ap) {
+        char topic[512];
+        vsnprintf(topic, sizeof(topic), fmt, ap);
+        const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        pub(o, topic, s, strlen(s), qos);
+}
+
 static void pub_json(struct outputs_mqtt *o, struct json_object *j, const char *fmt, ...) _printf_(3, 4);
 static void pub_json(struct outputs_mqtt *o, struct json_object *j, const char *fmt, ...) {
-        char topic[512];
         va_list ap;
         if (!o->json || !j)
                 return;
         va_start(ap, fmt);
-        vsnprintf(topic, sizeof(topic), fmt, ap);
+        vpub_json(o, j, 0, fmt, ap);
         va_end(ap);
-        const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        pub(o, topic, s, strlen(s), 0);
+}
+
+/* The heater's topics (hea/sum, hea/dev/<name>) have no binary form: JSON whatever mqtt.json says, QoS 1. */
+static void pub_heater(struct outputs_mqtt *o, struct json_object *j, const char *fmt, ...) _printf_(3, 4);
+static void pub_heater(struct outputs_mqtt *o, struct json_object *j, const char *fmt, ...) {
+        va_list ap;
+        if (!j)
+                return;
+        va_start(ap, fmt);
+        vpub_json(o, j, 1, fmt, ap);
+        va_end(ap);
 }
 
 /* JSON numbers with a fixed number of decimals, as users read them. */
@@ -159,6 +174,11 @@ static void on_class_state(void *userdata, enum device_class c, enum device_stat
         struct outputs_mqtt *o = userdata;
         uint8_t b[1];
 
+        if (c == DEVICE_CLASS_HEATER) {
+                _cleanup_(json_object_putp) struct json_object *j = state_json(s, power_w);
+                pub_heater(o, j, "%s/hea/sum", o->root);
+                return;
+        }
         encode_s8(state_value(s), b);
         pubf(o, b, 1, 1, "%s/%s/state", o->root, device_class_to_short(c));
         _cleanup_(json_object_putp) struct json_object *j = state_json(s, power_w);
@@ -169,6 +189,8 @@ static void on_class_power(void *userdata, enum device_class c, int power_w) {
         struct outputs_mqtt *o = userdata;
         uint8_t b[2];
 
+        if (c == DEVICE_CLASS_HEATER)
+                return; /* hea/sum carries it */
         encode_u16(power_w, b);
         pubf(o, b, 2, 0, "%s/%s/p", o->root, device_class_to_short(c));
 }
@@ -177,13 +199,18 @@ static void on_device_state(void *userdata, enum device_class c, const char *nam
                             int power_w) {
         struct outputs_mqtt *o = userdata;
         _cleanup_(json_object_putp) struct json_object *j = state_json(s, power_w);
-        pub_json(o, j, "%s/%s/dev/%s", o->root, device_class_to_short(c), name);
+        if (c == DEVICE_CLASS_HEATER)
+                pub_heater(o, j, "%s/hea/dev/%s", o->root, name);
+        else
+                pub_json(o, j, "%s/%s/dev/%s", o->root, device_class_to_short(c), name);
 }
 
 static void on_device_power(void *userdata, enum device_class c, const char *name, int power_w) {
         struct outputs_mqtt *o = userdata;
         uint8_t b[2];
 
+        if (c == DEVICE_CLASS_HEATER)
+                return; /* hea/dev/<name> carries it */
         encode_u16(power_w, b);
         pubf(o, b, 2, 0, "%s/%s/dev/%s/p", o->root, device_class_to_short(c), name);
 }
@@ -198,6 +225,13 @@ static void on_energy(void *userdata, enum device_class c, const char *name, dou
         _cleanup_(json_object_putp) struct json_object *j = state_json(s, power_w);
         if (j)
                 json_object_object_add(j, "energy", json_object_new_int64(llround(isfinite(energy_wh) ? energy_wh : 0)));
+        if (c == DEVICE_CLASS_HEATER) {
+                if (name)
+                        pub_heater(o, j, "%s/hea/dev/%s", o->root, name);
+                else
+                        pub_heater(o, j, "%s/hea/sum", o->root);
+                return;
+        }
         if (name) {
                 pubf(o, b, 2, 2, "%s/%s/dev/%s/e", o->root, cls, name);
                 pub_json(o, j, "%s/%s/dev/%s", o->root, cls, name);

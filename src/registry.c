@@ -15,11 +15,13 @@ bool registry_driver_is_valid(const struct driver *d) {
         if (!!(d->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)) != !!d->battery ||
             !!(d->classes & CLASS_BIT(DEVICE_CLASS_SOLAR)) != !!d->solar ||
             !!(d->classes & CLASS_BIT(DEVICE_CLASS_CHARGER)) != !!d->charger ||
-            !!(d->classes & CLASS_BIT(DEVICE_CLASS_INVERTER)) != !!d->inverter)
+            !!(d->classes & CLASS_BIT(DEVICE_CLASS_INVERTER)) != !!d->inverter ||
+            !!(d->classes & CLASS_BIT(DEVICE_CLASS_HEATER)) != !!d->heater)
                 return false;
         if (d->battery && !d->battery->read && !d->battery->forwarded)
                 return false;
-        if ((d->solar && !d->solar->set_on) || (d->charger && !d->charger->set_on))
+        if ((d->solar && !d->solar->set_on) || (d->charger && !d->charger->set_on) ||
+            (d->heater && !d->heater->set_on))
                 return false;
         return !d->inverter || (d->inverter->set_on && d->inverter->set_power && d->inverter->power_range);
 }

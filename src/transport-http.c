@@ -340,11 +340,21 @@ int http_client_request(struct http_client *c, const char *url, const struct htt
                         char h[128];
                         snprintf(h, sizeof(h), "Content-Type: %s", o->content_type);
                         r->headers = curl_slist_append(NULL, h);
-                        SET(CURLOPT_HTTPHEADER, r->headers);
                 }
         }
+        if (o->accept) {
+                char h[128];
+                snprintf(h, sizeof(h), "Accept: %s", o->accept);
+                struct curl_slist *l = curl_slist_append(r->headers, h);
+                if (l)
+                        r->headers = l;
+        }
+        if (r->headers)
+                SET(CURLOPT_HTTPHEADER, r->headers);
         if (o->auth != HTTP_AUTH_NONE && o->user) {
-                SET(CURLOPT_HTTPAUTH, o->auth == HTTP_AUTH_DIGEST ? CURLAUTH_DIGEST : CURLAUTH_BASIC);
+                SET(CURLOPT_HTTPAUTH, o->auth == HTTP_AUTH_ANY      ? CURLAUTH_ANY
+                                      : o->auth == HTTP_AUTH_DIGEST ? CURLAUTH_DIGEST
+                                                                    : CURLAUTH_BASIC);
                 SET(CURLOPT_USERNAME, o->user);
                 SET(CURLOPT_PASSWORD, o->password ? o->password : "");
         }

@@ -11,9 +11,9 @@ import sys
 ROOT = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parents[1])
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
-CONTROL = {"battery.c", "class.c", "consumption.c", "control.c", "energy.c", "inverter.c", "lut.c", "mode.c",
+CONTROL = {"battery.c", "class.c", "consumption.c", "control.c", "energy.c", "heater.c", "inverter.c", "lut.c", "mode.c",
            "netzero.c", "netzero-pulse.c", "output-limits.c", "supervisor.c"}
-CONTROL_HEADERS = {"class.h", "control.h", "mode.h", "netzero.h", "netzero-pulse.h", "output-limits.h", "supervisor.h", "outputs.h", "config.h"}
+CONTROL_HEADERS = {"class.h", "control.h", "heater.h", "mode.h", "netzero.h", "netzero-pulse.h", "output-limits.h", "supervisor.h", "outputs.h", "config.h"}
 # Whatever pulls in an event loop, a bus, a socket API or a client library.
 LOOP_LIBS = ("systemd/", "curl/", "mosquitto", "microhttpd", "sys/socket.h", "netinet/", "arpa/", "sys/epoll.h",
              "gpiod.h")

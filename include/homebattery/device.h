@@ -14,6 +14,7 @@ enum device_class {
         DEVICE_CLASS_CHARGER,
         DEVICE_CLASS_INVERTER,
         DEVICE_CLASS_CONSUMPTION,
+        DEVICE_CLASS_HEATER,
         _DEVICE_CLASS_MAX,
 };
 
@@ -21,6 +22,9 @@ enum device_class {
 /* The three classes the mode switcher and the supervisor act on. */
 #define CLASS_SWITCHED_MASK \
         (CLASS_BIT(DEVICE_CLASS_CHARGER) | CLASS_BIT(DEVICE_CLASS_SOLAR) | CLASS_BIT(DEVICE_CLASS_INVERTER))
+/* The classes of on/off devices with a status and a power: the switched ones and the heater, which its
+ * temperature rule switches (never the modes, never the supervisor). */
+#define CLASS_ONOFF_MASK (CLASS_SWITCHED_MASK | CLASS_BIT(DEVICE_CLASS_HEATER))
 
 enum device_status {
         DEVICE_STATUS_OFF,

@@ -47,9 +47,10 @@ struct battery_ops {
         bool forwarded;
 };
 
-/* Charger and solar: switched on or off by the mode switcher. Every driver
- * starts with its device commanded OFF (at start every class is locked), so
- * set_on() is only called for changes. */
+/* Charger, solar and heater: switched on or off by the mode switcher (the
+ * heater by its temperature rule). Every driver starts with its device
+ * commanded OFF (at start every class is locked, the heater off until its
+ * first decision), so set_on() is only called for changes. */
 struct switch_ops {
         int (*set_on)(void *state, bool on);
         /* Energy since the last call, Wh; -ENODATA when unknown. */
@@ -106,6 +107,7 @@ struct driver {
         const struct switch_ops *solar;
         const struct switch_ops *charger;
         const struct inverter_ops *inverter;
+        const struct switch_ops *heater;
 };
 
 /* Config helpers for parse_config(). Each reads `key` of `obj`, reports a

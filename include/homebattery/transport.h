@@ -21,6 +21,7 @@ enum http_auth {
         HTTP_AUTH_NONE,
         HTTP_AUTH_BASIC,
         HTTP_AUTH_DIGEST,
+        HTTP_AUTH_ANY, /* whatever the server asks for (libcurl's CURLAUTH_ANY) */
 };
 
 struct http_options {
@@ -34,6 +35,7 @@ struct http_options {
         uint64_t retry_delay_usec; /* default 1 s */
         uint64_t timeout_usec;     /* default 5 s; connect timeout 3 s */
         size_t max_response;       /* default 64 KiB: larger answers fail with -EMSGSIZE */
+        const char *accept;        /* an Accept: header, e.g. "application/json"; none when NULL */
 };
 
 struct http_response {

@@ -181,6 +181,10 @@ broken "bad victron control" "devices.mppt.control: expected" \
         "{$mqtt, \"devices\": {\"mppt\": {\"driver\": \"victronMppt\", \"port\": \"/dev/null\", \"control\": \"gpio\"}}}"
 broken "wrong type in a check" "supervisor.mqtt_offline.enabled: expected true or false" \
         "{$mqtt, \"supervisor\": {\"mqtt_offline\": {\"enabled\": \"yes\", \"threshold\": 60}}}"
+broken "a heater without the heater section" "heater: required section is missing" \
+        "{$mqtt, \"devices\": {\"hz\": {\"driver\": \"shellyHeater\", \"host\": \"127.0.0.1:80\"}}}"
+broken "heater deactivate not above activate" "heater.deactivate.battery: 5 °C must be above heater.activate.battery" \
+        "{$mqtt, \"devices\": {\"hz\": {\"driver\": \"shellyHeater\", \"host\": \"127.0.0.1:80\"}}, \"heater\": {\"activate\": {\"battery\": 8}, \"deactivate\": {\"battery\": 5}}}"
 
 # ---- issue 13: files that passed the check and then broke the daemon ----
 

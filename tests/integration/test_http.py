@@ -183,8 +183,8 @@ class Http(HbTestCase):
         self.assertEqual(s["mode"], {"requested": "idle", "displayed": "idle"})
         self.assertEqual(s["locks"], [])
         self.assertIsNone(s["top_lock"])
-        self.assertEqual(set(s["classes"]), {"battery", "solar", "charger", "inverter", "consumption"})
-        for cls in ("solar", "charger", "inverter"):
+        self.assertEqual(set(s["classes"]), {"battery", "solar", "charger", "inverter", "consumption", "heater"})
+        for cls in ("solar", "charger", "inverter", "heater"):
             self.assertEqual(s["classes"][cls], {"devices": 0, "status": "off", "power": None,
                                                  "energy_today_wh": 0.0})
         self.assertEqual(s["classes"]["consumption"], {"devices": 1, "power": 331})

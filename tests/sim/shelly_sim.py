@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Simulated Shelly relay (Gen1: Plug S / Shelly 1 / 2.5 REST API; Gen2+:
-Plus 1PM / Plus 1 / Plus 2PM RPC over HTTP GET) for the shellyCharger driver.
+Plus 1PM / Plus 1 / Plus 2PM RPC over HTTP GET) for the shellyCharger and
+shellyHeater drivers.
 
 Also the shared plumbing of the HTTP simulators (dtu_sim.py imports it): the
 /sim/ control API (state, fail modes, request log), HTTP digest auth

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Smoke test of the HTTP device simulators (shelly_sim.py, dtu_sim.py):
+"""Smoke test of the HTTP device simulators (shelly_sim.py, dtu_sim.py, meter_http_sim.py):
 starts each one, drives it with urllib like a driver would, stops it.
 Run: /usr/bin/python3 tests/sim/test_sims_smoke.py [-v]"""
 import base64
@@ -545,6 +545,60 @@ class OpenDtu(unittest.TestCase, FailModes):
 
     def test_fail_modes(self):
         self.check_fail_modes("/api/limit/status")
+
+
+class MeterHttp(unittest.TestCase):
+    """meter_http_sim.py: the four answer shapes from one power, auth, control and fail modes."""
+
+    def setUp(self):
+        self.sim = Sim("meter_http_sim.py", "--power", "130.6", "--password", "pw")
+        self.auth = basic("admin", "pw")
+
+    def tearDown(self):
+        self.assertEqual(self.sim.stop(), 0)
+
+    def get(self, q, **kw):
+        return self.sim.get_json(q, headers=self.auth, **kw)
+
+    def test_shapes_auth_control(self):
+        sim = self.sim
+        self.assertEqual(sim.request("/status")[0], 401)
+        self.assertEqual(self.get("/cm?cmnd=status%2010")["StatusSNS"]["SML"]["Power_curr"], 130.6)
+        self.assertAlmostEqual(sum(e["power"] for e in self.get("/status")["emeters"]), 130.6, places=6)
+        self.assertEqual(self.get("/rpc/EM.GetStatus?id=0")["total_act_power"], 130.6)
+        self.assertEqual(self.get("/api/meter")["data"][1]["value"], "130.6")
+        sim.post_json("/sim/power", {"power": -250.4, "step": 1})
+        self.assertEqual(self.get("/api/meter")["data"][1]["value"], "-250.4")
+        self.assertEqual(self.get("/rpc/EM.GetStatus")["total_act_power"], -249.4)
+        st = sim.state()
+        self.assertEqual(st["answered"][-2:], [-250.4, -249.4])
+        reqs = sim.get_json("/sim/requests")
+        self.assertEqual(reqs[-1]["path"], "/rpc/EM.GetStatus")
+        self.assertFalse(any(r["path"].startswith("/sim/") for r in reqs))
+
+    def test_fail_modes(self):
+        sim = self.sim
+        sim.fail("status", status=503, count=1)
+        self.assertEqual(sim.request("/status", headers=self.auth)[0], 503)
+        self.assertEqual(sim.request("/status", headers=self.auth)[0], 200)
+        sim.fail("garbage")
+        status, body, _ = sim.request("/status", headers=self.auth)
+        self.assertEqual(status, 200)
+        with self.assertRaises(ValueError):
+            json.loads(body)
+        sim.fail("nopath")
+        self.assertNotIn("emeters", self.get("/status"))
+        sim.fail("null")
+        self.assertIsNone(self.get("/status")["emeters"][0]["power"])
+        sim.fail("slow", delay=1.0)
+        t0 = time.monotonic()
+        self.get("/status")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+        sim.fail("hang")
+        with self.assertRaises((socket.timeout, TimeoutError, urllib.error.URLError)):
+            sim.request("/status", headers=self.auth, timeout=0.5)
+        sim.fail("none")
+        self.assertEqual(self.get("/status")["total_power"], 130.6)
 
 
 class HoymilesModel(unittest.TestCase):

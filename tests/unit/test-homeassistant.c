@@ -505,6 +505,33 @@ static void test_json_false(void **state) {
         config_free(c);
 }
 
+/* A heater: its sensors read hea/sum, with mqtt.json false too (the heater topics are always JSON). */
+static void test_heater(void **state) {
+        static const char *const json[] = { "", ", \"json\": false" };
+        char text[512];
+
+        (void) state;
+        for (size_t i = 0; i < 2; i++) {
+                struct capture cap = {};
+                snprintf(text, sizeof(text), CONFIG("%s", "\"devices\": {\"hz\": {\"driver\": \"shellyHeater\", "
+                                                          "\"host\": \"192.0.2.12:80\"}}, \"heater\": {\"activate\": "
+                                                          "{\"battery\": 5}, \"deactivate\": {\"battery\": 10}}"),
+                         json[i]);
+                struct config *c = parse_valid(text);
+                assert_int_equal(homeassistant_documents(c, NULL, 0, on_doc, &cap), 0);
+                assert_int_equal(cap.n, 2 + 3); /* select + lock + the heater's three */
+                assert_reads(get_doc(&cap, "sensor", "hea_status"), "homebattery/hea/sum", "value_json.status");
+                const struct doc *d = get_doc(&cap, "sensor", "hea_power");
+                assert_reads(d, "homebattery/hea/sum", "value_json.power");
+                assert_kind(d, "power", "W", "measurement");
+                d = get_doc(&cap, "sensor", "hea_energy");
+                assert_reads(d, "homebattery/hea/sum", "value_json.energy");
+                assert_kind(d, "energy", "Wh", "total_increasing");
+                capture_done(&cap);
+                config_free(c);
+        }
+}
+
 static void test_disabled(void **state) {
         static const struct ha_battery_shape shape = { "bat1", 4, 1 };
         struct capture cap = {};
@@ -607,6 +634,7 @@ int main(void) {
                 cmocka_unit_test(test_battery_sums),
                 cmocka_unit_test(test_battery_documents),
                 cmocka_unit_test(test_json_false),
+                cmocka_unit_test(test_heater),
                 cmocka_unit_test(test_disabled),
                 cmocka_unit_test(test_prefix_and_root),
                 cmocka_unit_test(test_escaping),

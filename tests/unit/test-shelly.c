@@ -3,8 +3,9 @@
  * docs/drivers.md) on the fake host: generation detection with GET /shelly,
  * the URLs and auth of each generation, the 300 s auto-off renewed every
  * 115 s, polling every 120 s (2 s while syncing or in fault), status, power
- * and energy, failures and retries, busy(). The real driver is instantiated
- * from a config text through the real config parser. */
+ * and energy, failures and retries, busy(); shellyHeater, the same code in
+ * the heater class. The real driver is instantiated from a config text
+ * through the real config parser. */
 
 #include <errno.h>
 #include <limits.h>
@@ -46,6 +47,7 @@ struct fixture {
         struct config *config;
         struct fake_host *h;
         const struct driver *drv;
+        enum device_class cls; /* what the driver reports in: charger, or heater for shellyHeater */
         void *state;
 };
 
@@ -77,9 +79,12 @@ static void create(struct fixture *f, const char *device_json) {
         struct config_errors e = {};
         int r;
 
+        bool heater = strstr(device_json, "shellyHeater");
+
         snprintf(text, sizeof(text),
-                 "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {\"charger\": %s}}",
-                 device_json);
+                 "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {\"charger\": %s}%s}",
+                 device_json,
+                 heater ? ", \"heater\": {\"activate\": {\"battery\": 5}, \"deactivate\": {\"battery\": 10}}" : "");
         r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
         for (size_t i = 0; i < e.n; i++)
                 print_error("%s\n", e.lines[i]);
@@ -87,7 +92,8 @@ static void create(struct fixture *f, const char *device_json) {
         assert_int_equal(r, 0);
         assert_int_equal(f->config->n_devices, 1);
         f->drv = f->config->devices[0].driver;
-        assert_ptr_equal(f->drv, &driver_shelly_charger);
+        assert_ptr_equal(f->drv, heater ? &driver_shelly_heater : &driver_shelly_charger);
+        f->cls = heater ? DEVICE_CLASS_HEATER : DEVICE_CLASS_CHARGER;
         assert_int_equal(f->drv->new(&f->h->dev, f->config->devices[0].driver_config, &f->state), 0);
 }
 
@@ -97,7 +103,7 @@ static void start(struct fixture *f, const char *device_json) {
 }
 
 static int set_on(struct fixture *f, bool on) {
-        return f->drv->charger->set_on(f->state, on);
+        return (f->cls == DEVICE_CLASS_HEATER ? f->drv->heater : f->drv->charger)->set_on(f->state, on);
 }
 
 static bool busy(struct fixture *f) {
@@ -137,7 +143,7 @@ static void answer_fail(struct fixture *f, const char *url, int error) {
 }
 
 static void take_reports(struct fixture *f, int *ret_status, int *ret_power_w) {
-        fake_host_take_reports(f->h, DEVICE_CLASS_CHARGER, ret_status, ret_power_w);
+        fake_host_take_reports(f->h, f->cls, ret_status, ret_power_w);
 }
 
 static void expect_status(struct fixture *f, enum device_status s) {
@@ -619,6 +625,35 @@ static void test_free_in_flight(void **state) {
 }
 
 /* The config keys of spec/drivers.md. */
+/* shellyHeater: the same requests (auto-off, renewal, polling) and energy, every report in the heater
+ * class (take_reports() refuses any other). */
+static void test_heater(void **state) {
+        struct fixture *f = *state;
+        double wh = -1;
+
+        start(f, "{\"driver\": \"shellyHeater\", \"host\": \"10.0.0.5:80\", \"relay_id\": 1, \"generation\": 2}");
+        assert_non_null(f->drv->heater);
+        assert_null(f->drv->charger);
+        answer(f, G2_OFF, 200, "{\"was_on\":false}"); /* off at start */
+        answer(f, G2_STATUS, 200, "{\"id\":1,\"output\":false,\"apower\":0,\"aenergy\":{\"total\":100.0}}");
+        expect_status_power(f, DEVICE_STATUS_OFF, 0);
+        assert_int_equal(set_on(f, true), 0);
+        answer(f, G2_ON, 200, "{\"was_on\":false}");
+        answer(f, G2_STATUS, 200, "{\"id\":1,\"output\":true,\"apower\":35.2,\"aenergy\":{\"total\":101.0}}");
+        expect_status_power(f, DEVICE_STATUS_ON, 35);
+        fake_host_advance(f->h, SEC(115));
+        answer(f, G2_ON, 200, "{\"was_on\":true}");
+        answer(f, G2_STATUS, 200, "{\"id\":1,\"output\":true,\"apower\":35.0,\"aenergy\":{\"total\":102.5}}");
+        expect_power(f, 35);
+        assert_int_equal(f->drv->heater->energy_wh(f->state, &wh), 0);
+        assert_true(wh > 2.49 && wh < 2.51);
+        assert_int_equal(set_on(f, false), 0);
+        answer(f, G2_OFF, 200, "{\"was_on\":true}");
+        answer(f, G2_STATUS, 200, G2_IS(false, 0));
+        expect_status_power(f, DEVICE_STATUS_OFF, 0);
+        expect_idle(f);
+}
+
 static void test_config_errors(void **state) {
         static const char *const bad[] = {
                 "{\"driver\": \"shellyCharger\"}",
@@ -663,6 +698,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_wish_while_in_flight, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_off_always_sent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_heater, setup, teardown),
                 cmocka_unit_test(test_config_errors),
         };
 
