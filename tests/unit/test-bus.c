@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -116,6 +117,12 @@ static void test_bus(void **state) {
         assert_false(bus_client_is_open(a));
         assert_int_equal(bus_client_request(a, "x", 1, USEC_PER_SEC, on_answer, &s1), -ENOTCONN);
         RUN_UNTIL(bus_client_is_open(a) && bus_client_is_open(b));
+        /* 9600 8N2, raw (a pty master reports its slave's settings). */
+        struct termios tio;
+        assert_int_equal(tcgetattr(master, &tio), 0);
+        assert_int_equal(cfgetospeed(&tio), B9600);
+        assert_int_equal(tio.c_cflag & (CSIZE | CSTOPB | PARENB), CS8 | CSTOPB);
+        assert_int_equal(tio.c_lflag & (ICANON | ECHO), 0);
 
         /* Bytes nobody asked for are dropped. */
         device_says("noise");
@@ -164,9 +171,26 @@ static void test_bus(void **state) {
         bus_client_close(b);
 }
 
+/* One stop bit and another speed reach the port as written. (Parity cannot
+ * be seen here: Linux's pty forces CS8 and clears PARENB on every change.) */
+static void test_line(void **state) {
+        struct serial_line l = { .baud = 19200, .parity = SERIAL_PARITY_NONE, .stop_bits = 1,
+                                 .family = SERIAL_FAMILY_PYLONTECH };
+        struct bus_client *c;
+        struct termios tio;
+
+        assert_int_equal(bus_client_open(loop, "p", slave_path, &l, &c), 0);
+        RUN_UNTIL(bus_client_is_open(c));
+        assert_int_equal(tcgetattr(master, &tio), 0);
+        assert_int_equal(cfgetospeed(&tio), B19200);
+        assert_int_equal(tio.c_cflag & (CSIZE | CSTOPB), CS8);
+        bus_client_close(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_bus, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_line, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
