@@ -3,7 +3,7 @@
  * pty: one request on the wire at a time in FIFO order over two devices, the
  * answer delivered until the driver says it is complete, the 20 ms idle gap,
  * the response timeout, bytes nobody asked for dropped, one bus per port with
- * one setting, and an unplug failing what is in flight. */
+ * one setting, a bounded queue, and an unplug failing what is in flight. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -184,7 +184,16 @@ static void test_line(void **state) {
         assert_int_equal(tcgetattr(master, &tio), 0);
         assert_int_equal(cfgetospeed(&tio), B19200);
         assert_int_equal(tio.c_cflag & (CSIZE | CSTOPB), CS8);
+        /* The queue is bounded: the caller hears at once. */
+        struct seen s = { .want = 1 };
+        int n = 0;
+        while (bus_client_request(c, "q", 1, USEC_PER_SEC, on_answer, &s) == 0)
+                assert_true(++n <= 64);
+        assert_int_equal(bus_client_request(c, "q", 1, USEC_PER_SEC, on_answer, &s), -ENOBUFS);
+        assert_true(n >= 8);
+        /* Closing drops them without a call. */
         bus_client_close(c);
+        assert_int_equal(s.calls, 0);
 }
 
 int main(void) {
