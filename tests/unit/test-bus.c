@@ -103,6 +103,20 @@ static int teardown(void **state) {
         return 0;
 }
 
+/* Unplugged: the request in flight (a's, s) fails, new ones fail at once. */
+static void unplug(struct bus_client *a, struct bus_client *b, struct seen *s) {
+        struct seen more = {};
+
+        close(master);
+        master = -1;
+        RUN_UNTIL(s->calls == 1);
+        assert_int_equal(s->error, -ENODEV);
+        assert_false(bus_client_is_open(a));
+        assert_int_equal(bus_client_request(b, "B2", 2, USEC_PER_SEC, on_answer, &more), -ENOTCONN);
+        bus_client_close(a);
+        bus_client_close(b);
+}
+
 static void test_bus(void **state) {
         struct bus_client *a, *b, *odd;
         struct seen s1 = { .want = 4 }, s2 = { .want = 2 }, s3 = { .want = 2 };
@@ -159,16 +173,7 @@ static void test_bus(void **state) {
         expect_wire("A2");
         assert_true(now() >= t + 15 * USEC_PER_MSEC);
 
-        /* Unplugged: the request in flight fails, new ones fail at once. */
-        close(master);
-        master = -1;
-        RUN_UNTIL(s3.calls == 1);
-        assert_int_equal(s3.error, -ENODEV);
-        assert_false(bus_client_is_open(a));
-        assert_int_equal(bus_client_request(b, "B2", 2, USEC_PER_SEC, on_answer, &s2), -ENOTCONN);
-
-        bus_client_close(a);
-        bus_client_close(b);
+        unplug(a, b, &s3);
 }
 
 /* One stop bit and another speed reach the port as written. (Parity cannot
