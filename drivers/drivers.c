@@ -15,6 +15,7 @@ const struct driver *const driver_table[] = {
         &driver_ahoy_dtu,
         &driver_open_dtu,
         &driver_mqtt_consumption,
+        &driver_generic_solar,
         &driver_http_consumption,
         NULL,
 };

@@ -600,6 +600,16 @@ static int victron_start(void *state) {
         return 0;
 }
 
+/* VE.Direct talks on its own: the port is this device's alone. */
+static int victron_config_serial(const void *config, const char **ret_port, struct serial_line *ret_line) {
+        const struct victron_config *c = config;
+
+        *ret_port = c->port;
+        *ret_line = (struct serial_line) { .baud = BAUD, .parity = SERIAL_PARITY_NONE, .stop_bits = 1,
+                                           .family = SERIAL_FAMILY_NONE };
+        return 0;
+}
+
 static const struct switch_ops victron_solar_ops = {
         .set_on = victron_set_on,
         .energy_wh = victron_energy_wh,
@@ -611,6 +621,7 @@ const struct driver driver_victron_mppt = {
         .classes = CLASS_BIT(DEVICE_CLASS_SOLAR),
         .parse_config = victron_parse_config,
         .free_config = victron_free_config,
+        .config_serial = victron_config_serial,
         .new = victron_new,
         .free = victron_free,
         .start = victron_start,

@@ -2,7 +2,8 @@
 /* The rules that span sections and devices, checked once every section is
  * valid on its own: what the inverters need, which checks have something to
  * watch, MQTT topics read twice (a meter read by two devices counts twice),
- * and temperature checks on batteries that have no sensor. */
+ * temperature checks on batteries that have no sensor, and serial ports
+ * shared by devices that do not agree on the line. */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,8 +168,60 @@ static void check_temperatures(struct config_ctx *ctx, const struct config *c) {
         }
 }
 
+/* "9600 8N2", as the line is written on adapters. */
+static const char *line_show(char buf[static 32], const struct serial_line *l) {
+        static const char parity[] = { 'N', 'E', 'O' };
+
+        snprintf(buf, 32, "%u 8%c%u", l->baud, parity[l->parity], l->stop_bits);
+        return buf;
+}
+
+static const char *family_show(enum serial_family f) {
+        return f == SERIAL_FAMILY_MODBUS_RTU ? "Modbus RTU" : f == SERIAL_FAMILY_PYLONTECH ? "Pylontech" : "its own";
+}
+
+/* Two devices on one port: a bus (request/response drivers) only when both
+ * speak the same protocol with the same line settings. Reported on the later. */
+static void check_serial_pair(struct config_ctx *ctx, const struct config_device *d, const char *port,
+                              const struct serial_line *mine, const struct config_device *e,
+                              const struct serial_line *theirs) {
+        char kp[128], a[32], b[32];
+
+        snprintf(kp, sizeof(kp), "devices.%s.port", d->name);
+        if (mine->family == SERIAL_FAMILY_NONE || theirs->family == SERIAL_FAMILY_NONE)
+                config_error(ctx, kp, "%s is also used by devices.%s (%s): %s needs the port alone", port, e->name,
+                             e->driver->name,
+                             mine->family == SERIAL_FAMILY_NONE ? d->driver->name : e->driver->name);
+        else if (mine->family != theirs->family)
+                config_error(ctx, kp, "%s is also used by devices.%s, which speaks %s; %s speaks %s", port, e->name,
+                             family_show(theirs->family), d->driver->name, family_show(mine->family));
+        else if (mine->baud != theirs->baud || mine->parity != theirs->parity || mine->stop_bits != theirs->stop_bits)
+                config_error(ctx, kp, "%s is also used by devices.%s with %s; %s needs %s", port, e->name,
+                             line_show(a, theirs), d->driver->name, line_show(b, mine));
+}
+
+static void check_serial_ports(struct config_ctx *ctx, const struct config *c) {
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const struct config_device *d = &c->devices[i];
+                struct serial_line mine, theirs;
+                const char *port, *other;
+
+                if (!d->driver->config_serial || d->driver->config_serial(d->driver_config, &port, &mine) < 0 || !port)
+                        continue;
+                for (size_t j = 0; j < i; j++) {
+                        const struct config_device *e = &c->devices[j];
+                        if (!e->driver->config_serial || e->driver->config_serial(e->driver_config, &other, &theirs) < 0 ||
+                            !other || strcmp(port, other) != 0)
+                                continue;
+                        check_serial_pair(ctx, d, port, &mine, e, &theirs);
+                        break; /* one message per device is enough */
+                }
+        }
+}
+
 void config_check_rules(struct config_ctx *ctx, struct config *c) {
         check_classes(ctx, c);
         check_topics(ctx, c);
         check_temperatures(ctx, c);
+        check_serial_ports(ctx, c);
 }

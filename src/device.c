@@ -16,6 +16,7 @@
 #include "homebattery/log.h"
 #include "mqtt.h"
 #include "transport-ble.h"
+#include "transport-bus.h"
 #include "transport-http.h"
 #include "transport-serial.h"
 
@@ -144,6 +145,11 @@ static int host_serial_open(struct device *d, const char *path, unsigned baud, c
         return serial_port_open(entry_of(d)->services->event, d->name, path, baud, cb, userdata, ret);
 }
 
+static int host_bus_open(struct device *d, const char *path, const struct serial_line *line,
+                         struct bus_client **ret) {
+        return bus_client_open(entry_of(d)->services->event, d->name, path, line, ret);
+}
+
 /* Hands the queued reports to the control core, in order. A report that
  * makes the control core call a driver may queue new ones: they are handled
  * in this same pass. */
@@ -259,6 +265,10 @@ static const struct host_ops daemon_host_ops = {
         .report_read_failed = host_report_read_failed,
         .report_consumption = host_report_consumption,
         .report_read = host_report_read,
+        .bus_open = host_bus_open,
+        .bus_request = bus_client_request,
+        .bus_is_open = bus_client_is_open,
+        .bus_close = bus_client_close,
 };
 
 static void entry_free(struct device_entry *e) {

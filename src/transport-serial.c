@@ -25,6 +25,8 @@ struct serial_port {
         sd_event *event;
         char *path;
         speed_t speed;
+        enum serial_parity parity;
+        unsigned stop_bits;
         struct serial_callbacks cb;
         void *userdata;
         int fd;
@@ -102,8 +104,12 @@ static int port_open(struct serial_port *p) {
                 return r;
         }
         cfmakeraw(&t);
-        t.c_cflag &= (tcflag_t) ~(CSTOPB | PARENB | CRTSCTS);
+        t.c_cflag &= (tcflag_t) ~(CSTOPB | PARENB | PARODD | CRTSCTS);
         t.c_cflag |= CLOCAL | CREAD | CS8;
+        if (p->parity != SERIAL_PARITY_NONE)
+                t.c_cflag |= PARENB | (p->parity == SERIAL_PARITY_ODD ? PARODD : 0);
+        if (p->stop_bits == 2)
+                t.c_cflag |= CSTOPB;
         t.c_cc[VMIN] = 0;
         t.c_cc[VTIME] = 0;
         if (cfsetispeed(&t, p->speed) < 0 || cfsetospeed(&t, p->speed) < 0 || tcsetattr(fd, TCSANOW, &t) < 0) {
@@ -162,10 +168,17 @@ static speed_t baud_to_speed(unsigned baud) {
 
 int serial_port_open(sd_event *e, const char *name, const char *path, unsigned baud,
                      const struct serial_callbacks *cb, void *userdata, struct serial_port **ret) {
-        struct serial_port *p;
-        speed_t speed = baud_to_speed(baud);
+        struct serial_line line = { .baud = baud, .parity = SERIAL_PARITY_NONE, .stop_bits = 1 };
 
-        if (!speed)
+        return serial_port_open_line(e, name, path, &line, cb, userdata, ret);
+}
+
+int serial_port_open_line(sd_event *e, const char *name, const char *path, const struct serial_line *line,
+                          const struct serial_callbacks *cb, void *userdata, struct serial_port **ret) {
+        struct serial_port *p;
+        speed_t speed = baud_to_speed(line->baud);
+
+        if (!speed || line->stop_bits < 1 || line->stop_bits > 2)
                 return -EINVAL;
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -174,6 +187,8 @@ int serial_port_open(sd_event *e, const char *name, const char *path, unsigned b
         p->name = strdup(name);
         p->path = strdup(path);
         p->speed = speed;
+        p->parity = line->parity;
+        p->stop_bits = line->stop_bits;
         p->cb = *cb;
         p->userdata = userdata;
         p->fd = -1;
@@ -197,6 +212,12 @@ int serial_port_write(struct serial_port *p, const void *data, size_t len) {
         memcpy(p->out + p->out_len, data, len);
         p->out_len += len;
         return update_events(p);
+}
+
+void serial_port_discard_input(struct serial_port *p) {
+        /* Non-blocking: drops what the kernel holds, nothing is waited for. */
+        if (p && p->fd >= 0)
+                (void) tcflush(p->fd, TCIFLUSH);
 }
 
 bool serial_port_is_open(const struct serial_port *p) {

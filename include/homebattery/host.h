@@ -64,6 +64,18 @@ struct host_ops {
         /* Devices that are not batteries: the outcome of an exchange, for the
          * device's last good read, failure count and last error. */
         void (*report_read)(struct device *d, int error, const char *step);
+
+        /* Request/response serial buses (RS485), shared by every device that
+         * names the same port (see transport.h). bus_request() queues a copy
+         * of the request: -ENOTCONN while the port is closed, -ENOBUFS when
+         * the bus queue is full; `timeout_usec` counts from the moment the
+         * last byte is queued for the port. Closing a client drops its queued
+         * requests without calling them back. */
+        int (*bus_open)(struct device *d, const char *path, const struct serial_line *line, struct bus_client **ret);
+        int (*bus_request)(struct bus_client *c, const void *data, size_t len, uint64_t timeout_usec,
+                           bus_answer_fn fn, void *userdata);
+        bool (*bus_is_open)(const struct bus_client *c);
+        void (*bus_close)(struct bus_client *c); /* not from inside its answer callback */
 };
 
 static inline const char *device_get_name(const struct device *d) {
@@ -174,4 +186,23 @@ static inline void device_report_consumption(struct device *d, int power_w) {
  * Nothing is logged here: the driver logs failures itself, rate-limited. */
 static inline void device_report_read(struct device *d, int error, const char *step) {
         d->host->report_read(d, error, step);
+}
+
+static inline int transport_bus_open(struct device *d, const char *path, const struct serial_line *line,
+                                     struct bus_client **ret) {
+        return d->host->bus_open(d, path, line, ret);
+}
+
+static inline int transport_bus_request(struct device *d, struct bus_client *c, const void *data, size_t len,
+                                        uint64_t timeout_usec, bus_answer_fn fn, void *userdata) {
+        return d->host->bus_request(c, data, len, timeout_usec, fn, userdata);
+}
+
+static inline bool transport_bus_is_open(struct device *d, const struct bus_client *c) {
+        return c && d->host->bus_is_open(c);
+}
+
+static inline void transport_bus_close(struct device *d, struct bus_client *c) {
+        if (c)
+                d->host->bus_close(c);
 }

@@ -82,3 +82,43 @@ struct serial_callbacks {
 };
 
 struct serial_port;
+
+/* An RS485 bus (or any request/response serial line): one object per port,
+ * shared by every device that names it. One request in flight at a time, FIFO
+ * over all devices; the receive buffer is discarded before each request, and
+ * the bus stays idle at least 20 ms after an answer or a timeout. Bytes that
+ * come with no request in flight are dropped. When the port is lost the
+ * request in flight and the queued ones fail with -ENODEV, new requests fail
+ * at once with -ENOTCONN, and the port is reopened every 3 s. */
+enum serial_parity {
+        SERIAL_PARITY_NONE,
+        SERIAL_PARITY_EVEN,
+        SERIAL_PARITY_ODD,
+};
+
+/* Devices on one bus must speak the same family (checked with the config). */
+enum serial_family {
+        SERIAL_FAMILY_NONE, /* a port owned by one device alone (VE.Direct) */
+        SERIAL_FAMILY_MODBUS_RTU,
+        SERIAL_FAMILY_PYLONTECH,
+};
+
+struct serial_line {
+        unsigned baud;             /* 9600, 19200, 38400, 115200 */
+        enum serial_parity parity;
+        unsigned stop_bits;        /* 1 or 2; data bits are always 8 */
+        enum serial_family family;
+};
+
+#define BUS_REQUEST_MAX 64  /* bytes of one request */
+#define BUS_ANSWER_MAX 512  /* bytes kept for one answer */
+
+/* The answer to one request. With error 0 it gets every byte received since
+ * the request went out: return -EAGAIN to wait for more, anything else ends
+ * the request (the driver has used or rejected the bytes). It is called once
+ * with error < 0 when the request ends without an answer (-ETIMEDOUT,
+ * -ENODEV: the port was lost, -EMSGSIZE: more than BUS_ANSWER_MAX bytes); the
+ * return value is then ignored. It is never called from inside a bus call. */
+typedef int (*bus_answer_fn)(void *userdata, int error, const uint8_t *data, size_t len);
+
+struct bus_client;

@@ -308,6 +308,91 @@ void fake_host_serial_close(struct fake_host *h, int error) {
 }
 
 
+static int op_bus_open(struct device *d, const char *path, const struct serial_line *line,
+                       struct bus_client **ret) {
+        struct fake_host *h = host_of(d);
+        struct bus_client *c;
+
+        must(!h->bus, "the fake has one bus client");
+        c = zalloc(sizeof(*c));
+        c->host = h;
+        copy(c->path, sizeof(c->path), path);
+        c->line = *line;
+        h->bus = *ret = c;
+        return 0;
+}
+
+static int op_bus_request(struct bus_client *c, const void *data, size_t len, uint64_t timeout_usec,
+                          bus_answer_fn fn, void *userdata) {
+        struct fake_bus_request *r;
+
+        must(len > 0 && len <= BUS_REQUEST_MAX, "bus request of a bad length");
+        if (c->closed_port)
+                return -ENOTCONN;
+        if (c->n_queued == FAKE_HOST_BUS_QUEUE)
+                return -ENOBUFS;
+        r = &c->queue[c->n_queued++];
+        *r = (struct fake_bus_request) { .len = len, .timeout_usec = timeout_usec, .fn = fn, .userdata = userdata };
+        memcpy(r->data, data, len);
+        c->n_sent++;
+        return 0;
+}
+
+static bool op_bus_is_open(const struct bus_client *c) {
+        return !c->closed_port;
+}
+
+static void op_bus_close(struct bus_client *c) {
+        c->host->bus = NULL;
+        free(c);
+}
+
+const struct fake_bus_request *fake_host_bus_pending(const struct fake_host *h) {
+        return h->bus && h->bus->n_queued ? &h->bus->queue[0] : NULL;
+}
+
+/* The oldest request leaves the queue before its callback runs, which may queue the next. */
+static struct fake_bus_request pop(struct fake_host *h) {
+        struct fake_bus_request r;
+
+        must(h->bus && h->bus->n_queued, "no bus request waiting");
+        r = h->bus->queue[0];
+        memmove(h->bus->queue, h->bus->queue + 1, --h->bus->n_queued * sizeof(r));
+        return r;
+}
+
+int fake_host_bus_answer(struct fake_host *h, const void *data, size_t len) {
+        struct fake_bus_request *head;
+        int r;
+
+        must(h->bus && h->bus->n_queued, "no bus request waiting");
+        head = &h->bus->queue[0];
+        r = head->fn(head->userdata, 0, data, len);
+        if (r == -EAGAIN)
+                return r;
+        /* The callback may have queued more behind it: the head is still the answered one. */
+        memmove(h->bus->queue, h->bus->queue + 1, --h->bus->n_queued * sizeof(*head));
+        return r;
+}
+
+void fake_host_bus_fail(struct fake_host *h, int error) {
+        struct fake_bus_request r = pop(h);
+
+        (void) r.fn(r.userdata, error, NULL, 0);
+}
+
+void fake_host_bus_unplug(struct fake_host *h) {
+        must(h->bus, "no bus client");
+        h->bus->closed_port = true;
+        while (h->bus && h->bus->n_queued)
+                fake_host_bus_fail(h, -ENODEV);
+}
+
+void fake_host_bus_plug(struct fake_host *h) {
+        must(h->bus, "no bus client");
+        h->bus->closed_port = false;
+}
+
 static void add_report(struct device *d, const struct fake_report *rp) {
         struct fake_host *h = host_of(d);
 
@@ -388,6 +473,10 @@ static const struct host_ops fake_ops = {
         .serial_write = op_serial_write,
         .serial_is_open = op_serial_is_open,
         .serial_close = op_serial_close,
+        .bus_open = op_bus_open,
+        .bus_request = op_bus_request,
+        .bus_is_open = op_bus_is_open,
+        .bus_close = op_bus_close,
         .report_status = op_report_status,
         .report_power = op_report_power,
         .report_battery = op_report_battery,
@@ -406,7 +495,7 @@ struct fake_host *fake_host_new(const char *name) {
 }
 
 size_t fake_host_leftovers(const struct fake_host *h) {
-        size_t n = !!h->serial + !!h->ble;
+        size_t n = !!h->serial + !!h->ble + !!h->bus;
 
         for (const struct host_timer *t = h->timers; t; t = t->next)
                 n++;
@@ -424,5 +513,6 @@ void fake_host_free(struct fake_host *h) {
                 op_http_cancel(h->http);
         free(h->serial);
         free(h->ble);
+        free(h->bus);
         free(h);
 }

@@ -74,6 +74,26 @@ struct serial_port {
         uint8_t written[FAKE_HOST_WRITTEN_MAX];
 };
 
+/* The driver's bus client: its requests wait here until the test answers. */
+#define FAKE_HOST_BUS_QUEUE 8
+struct fake_bus_request {
+        uint8_t data[BUS_REQUEST_MAX];
+        size_t len;
+        uint64_t timeout_usec;
+        bus_answer_fn fn;
+        void *userdata;
+};
+
+struct bus_client {
+        struct fake_host *host;
+        char path[256];
+        struct serial_line line;
+        bool closed_port; /* the test unplugged the port: requests fail with -ENOTCONN */
+        struct fake_bus_request queue[FAKE_HOST_BUS_QUEUE];
+        size_t n_queued;
+        unsigned n_sent;
+};
+
 struct ble_link {
         struct fake_host *host;
         char mac[18];
@@ -118,6 +138,7 @@ struct fake_host {
 
         struct serial_port *serial; /* the one the driver opened, NULL when none */
         struct ble_link *ble;
+        struct bus_client *bus;
 
         struct fake_report reports[FAKE_HOST_REPORTS_MAX];
         size_t n_reports;
@@ -150,6 +171,16 @@ void fake_host_http_fail(struct fake_host *h, int error);
 void fake_host_serial_open(struct fake_host *h);
 void fake_host_serial_feed(struct fake_host *h, const void *data, size_t len);
 void fake_host_serial_close(struct fake_host *h, int error);
+
+/* The bus's other end. The oldest request waiting (which must exist); answer
+ * returns what the driver's callback returned and removes the request unless
+ * that was -EAGAIN; fail ends it with `error` (-ETIMEDOUT, -ENODEV, ...). */
+const struct fake_bus_request *fake_host_bus_pending(const struct fake_host *h);
+int fake_host_bus_answer(struct fake_host *h, const void *data, size_t len);
+void fake_host_bus_fail(struct fake_host *h, int error);
+/* Unplugged: the waiting requests fail with -ENODEV, new ones with -ENOTCONN, until plugged in again. */
+void fake_host_bus_unplug(struct fake_host *h);
+void fake_host_bus_plug(struct fake_host *h);
 
 void fake_host_ble_ready(struct fake_host *h);
 void fake_host_ble_notify(struct fake_host *h, const uint8_t *data, size_t len);
