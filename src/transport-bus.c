@@ -92,8 +92,9 @@ static void fail_current(struct bus *b, int error) {
         struct bus_request r = b->cur;
 
         b->in_flight = false;
+        /* Never NULL: a callback may memcpy() what it got, and memcpy(dst, NULL, 0) is undefined. */
         if (r.client)
-                (void) r.fn(r.userdata, error, NULL, 0);
+                (void) r.fn(r.userdata, error, (const uint8_t *) "", 0);
 }
 
 static void send_next(struct bus *b) {
@@ -163,7 +164,7 @@ static void fail_queued(struct bus *b, int error) {
                 b->head = (b->head + 1) % QUEUE_MAX;
                 b->n_queued--;
                 if (r.client)
-                        (void) r.fn(r.userdata, error, NULL, 0);
+                        (void) r.fn(r.userdata, error, (const uint8_t *) "", 0);
         }
 }
 
