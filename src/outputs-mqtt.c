@@ -82,6 +82,8 @@ static void pubf(struct outputs_mqtt *o, const void *payload, size_t len, int qo
         pub(o, topic, payload, len, qos);
 }
 
+static void vpub_json(struct outputs_mqtt *o, struct json_object *j, int qos, const char *fmt, va_list ap)
+        _printf_(4, 0);
 static void vpub_json(struct outputs_mqtt *o, struct json_object *j, int qos, const char *fmt, va_list ap) {
         char topic[512];
         vsnprintf(topic, sizeof(topic), fmt, ap);
