@@ -8,6 +8,9 @@ behind all device simulators, talking real protocols to the unmodified daemon:
 - a Victron SmartSolar MPPT on a pty (vedirect_sim.py, VE.Direct text + HEX);
 - three BMS (LLT/JBD, Daly, JK) behind a simulated BlueZ (bluez_sim.py) on a
   private D-Bus (start the bus first: --bus);
+- or, with --serial-dir, the serial hardware instead of the AhoyDTU, MPPT
+  and BMS (home_serial.py): two Pylontech packs, a PZEM-017 solar meter and a
+  Growatt inverter on RS485 ptys;
 - the grid meter, published over MQTT once a second:
   load - inverter - solar + charger (W, + = drawn from the grid).
 
@@ -15,7 +18,6 @@ Prints "ready control=127.0.0.1:PORT ..." on stdout once everything listens.
 Control API (HTTP, JSON, 127.0.0.1:--control-port): GET /state, GET /history,
 GET /commands, POST /set, POST /reset_energy. See README.md, "home.py".
 """
-import argparse
 import asyncio
 import collections
 import json
@@ -28,13 +30,14 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 import dtu_sim  # noqa: E402
+import home_serial  # noqa: E402
+from home_args import METER_FORMATS, make_parser  # noqa: E402
 import plant  # noqa: E402
 import shelly_sim  # noqa: E402
 import vedirect_sim  # noqa: E402
@@ -44,7 +47,6 @@ log = logging.getLogger("home")
 # The BMS of the demo battery: pack kind -> MAC (etc/demo.json uses these).
 MACS = {"llt": "A4:C1:38:00:00:01", "daly": "A4:C1:38:00:00:02", "jk": "C8:47:8C:00:00:03"}
 BLE_DRIVERS = {"lltPowerBmsV4Ble": "llt", "daly8S24V60A": "daly", "jkBmsBd4": "jk"}
-METER_FORMATS = {"s16": "binary", "s32": "binary", "text": "text"}
 PLANT_TICK = 0.2            # s between plant steps
 BMS_UPDATE = 1.0            # s between updates of the BMS values
 
@@ -72,7 +74,8 @@ class Home:
         self.started_unix = time.time()
         load = plant.Profile.constant(args.load) if args.load is not None else plant.Profile.load(args.profile)
         solar = plant.Profile.constant(args.solar) if args.solar is not None else plant.Profile.load(args.solar_profile)
-        self.plant = plant.Plant(load, solar, plant.default_battery(soc=args.soc, ambient=args.ambient),
+        battery = plant.pylontech_battery if args.serial_dir else plant.default_battery
+        self.plant = plant.Plant(load, solar, battery(soc=args.soc, ambient=args.ambient),
                                  speed=args.speed, start=args.start, meter_noise_w=args.meter_noise,
                                  meter_solar=not args.no_meter_solar, seed=args.seed)
         self.endpoints = {}
@@ -88,6 +91,8 @@ class Home:
         self.bluez = None
         self.bus = None
         self.mppt = None
+        self.dtu = None
+        self.serial = None      # home_serial.SerialHome with --serial-dir
         self.mppt_thread = None
         self.mppt_http = None
         self.mqtt = None
@@ -193,7 +198,7 @@ class Home:
 
     # -------------------------------------------------------------- model
     def pack_mac(self, pack):
-        return MACS[pack.kind]
+        return MACS.get(pack.kind)
 
     def update_bms(self):
         if not self.bluez:
@@ -206,6 +211,9 @@ class Home:
 
     def collect_commands(self):
         now = time.time()
+        if self.serial:
+            self.serial.collect_commands(now, self._command)
+            return
         inv = self.dtu.inv
         for _, what in inv.cmd_log[self._seen["inv"]:]:
             if what == "fault":
@@ -240,21 +248,18 @@ class Home:
         self.shelly.tick()
         relay = self.shelly.relays[0]
         charger_w = relay.power()
-        self.dtu.tick()
-        inv = self.dtu.inv
-        # An empty battery gives the inverter no DC power.
-        if p.battery.soc <= 0.5 and inv.dc_w is None:
-            inv.set_dc(0.0)
-        elif p.battery.soc > 2.0 and inv.dc_w is not None:
-            inv.set_dc(None)
-        inverter_w = inv.output_w
+        inverter_w = self.serial.inverter_w(p) if self.serial else self.dtu_output(p)
         solar_avail = p.solar_available()
         pv = 0.0
         if self.mppt:
             with self.mppt.lock:
                 on = self.mppt.mode == vedirect_sim.MODE_ON
             pv = solar_avail if on else 0.0
+        if self.serial:
+            pv = solar_avail    # the PZEM only measures: the charger cannot be switched
         p.step(dt, charger_w, inverter_w, pv)
+        if self.serial:
+            self.serial.update(p, pv)
         if self.mppt:
             with self.mppt.lock:
                 self.mppt.values["ppv"] = int(round(solar_avail))
@@ -264,6 +269,16 @@ class Home:
                                                and solar_avail > 0) else None
                 self.mppt.values["h20"] = int(p.energy["solar_wh"] / 10.0)
         self.collect_commands()
+
+    def dtu_output(self, p):
+        self.dtu.tick()
+        inv = self.dtu.inv
+        # An empty battery gives the inverter no DC power.
+        if p.battery.soc <= 0.5 and inv.dc_w is None:
+            inv.set_dc(0.0)
+        elif p.battery.soc > 2.0 and inv.dc_w is not None:
+            inv.set_dc(None)
+        return inv.output_w
 
     def publish_meter(self):
         w = self.plant.meter_reading()
@@ -305,8 +320,11 @@ class Home:
         self.collect_commands()         # a command that just arrived counts at once
         p, b = self.plant, self.plant.battery
         relay = self.shelly.relays[0].state()
-        inv = self.dtu.inv.state()
-        inv.pop("commands", None)
+        if self.serial:
+            inv = self.serial.inverter_state()
+        else:
+            inv = self.dtu.inv.state()
+            inv.pop("commands", None)
         st = {
             "time": round(time.time(), 3),
             "uptime_s": round(time.monotonic() - self.started, 1),
@@ -333,6 +351,8 @@ class Home:
             "meter": {"connected": self.mqtt_connected, "published": self.meter_published},
             "endpoints": self.endpoints,
         }
+        if self.serial:
+            st.update(self.serial.state())
         if self.mppt:
             with self.mppt.lock:
                 snap = self.mppt.snapshot()
@@ -456,6 +476,8 @@ class Home:
             elif drv == "mqttConsumption":
                 d["topic"] = a.meter_topic
                 d["format"] = METER_FORMATS[a.meter_format]
+            elif self.serial and drv in home_serial.DRIVERS:
+                self.serial.rewrite_device(d)
             elif drv in BLE_DRIVERS:
                 d["mac"] = MACS[BLE_DRIVERS[drv]].lower()
         return cfg
@@ -468,9 +490,12 @@ class Home:
             loop.add_signal_handler(sig, self.stop.set)
         try:
             await self.start_shelly()
-            await self.start_dtu()
-            self.start_mppt()
-            await self.start_bluez()
+            if a.serial_dir:
+                self.serial = home_serial.SerialHome(a.serial_dir, self.plant, self.endpoints)
+            else:
+                await self.start_dtu()
+                self.start_mppt()
+                await self.start_bluez()
             self.start_meter()
             runner, port = await start_site(self.make_app(), a.control_port)
             self.runners.append(runner)
@@ -507,6 +532,8 @@ class Home:
                 await asyncio.wait_for(self.bus.wait_for_disconnect(), 2)
             except Exception:   # noqa: BLE001 - the bus may be gone already
                 pass
+        if self.serial is not None:
+            self.serial.stop()
         if self.mppt is not None:
             if self.mppt_http is not None:
                 self.mppt_http.shutdown()
@@ -522,58 +549,8 @@ class Home:
             self.mppt.master = self.mppt.slave = -1
 
 
-def make_parser():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
-    g = ap.add_argument_group("connections")
-    g.add_argument("--broker", default=None, help="MQTT broker HOST:PORT for the grid meter (none: no meter)")
-    g.add_argument("--meter-topic", default="home/meter/power", help="topic of the grid meter")
-    g.add_argument("--meter-format", choices=sorted(METER_FORMATS), default="s16",
-                   help="s16/s32: signed big-endian binary (format \"binary\"), text: decimal (\"text\")")
-    g.add_argument("--meter-interval", type=float, default=1.0, help="s between meter values")
-    g.add_argument("--bus", default=None,
-                   help="private D-Bus address for the simulated BlueZ (none: no BMS)")
-    g.add_argument("--mppt-link", default=None, help="symlink to the MPPT's pty (none: no MPPT)")
-    g.add_argument("--control-port", type=int, default=0, help="control API port (0 = a free one)")
-    g.add_argument("--shelly-port", type=int, default=0)
-    g.add_argument("--dtu-port", type=int, default=0)
-    g.add_argument("--bluez-port", type=int, default=0, help="bluez_sim's control API port")
-    g.add_argument("--mppt-control-port", type=int, default=0, help="vedirect_sim's control API port")
-    g = ap.add_argument_group("plant")
-    g.add_argument("--profile", default=os.path.join(HERE, "profiles", "demo-day.csv"),
-                   help="household load, CSV seconds,load_w")
-    g.add_argument("--solar-profile", default=os.path.join(HERE, "profiles", "demo-solar.csv"),
-                   help="PV power available to the MPPT, CSV seconds,solar_w")
-    g.add_argument("--load", type=float, default=None, help="a constant load (W) instead of --profile")
-    g.add_argument("--solar", type=float, default=None, help="constant PV power (W) instead of --solar-profile")
-    g.add_argument("--speed", type=float, default=1.0,
-                   help="profile time and battery physics run this much faster (device delays stay real)")
-    g.add_argument("--start", type=float, default=0.0, help="profile time at start (s)")
-    g.add_argument("--soc", type=float, default=60.0, help="state of charge at start (%%)")
-    g.add_argument("--ambient", type=float, default=21.0, help="battery temperature at rest (°C)")
-    g.add_argument("--charger-w", type=float, default=600.0, help="grid charger's AC power while on")
-    g.add_argument("--shelly-gen", type=int, choices=(1, 2), default=2)
-    g.add_argument("--inverter-max-w", type=int, default=600)
-    g.add_argument("--lut", default=os.path.join(ROOT, "etc", "hm600-lut.csv"),
-                   help="the inverter's real curve (and the daemon's power_lut)")
-    g.add_argument("--ack-delay", type=float, default=3.0, help="s until the inverter applies a limit")
-    g.add_argument("--settle", type=float, default=20.0, help="s for the inverter's output to settle")
-    g.add_argument("--noise", type=float, default=0.02, help="DTU measurement noise (fraction)")
-    g.add_argument("--meter-noise", type=float, default=2.0, help="± W of grid meter noise")
-    g.add_argument("--no-meter-solar", action="store_true",
-                   help="leave the MPPT's PV power out of the grid meter (a purely DC-coupled battery)")
-    g.add_argument("--seed", type=int, default=None, help="random seed (noise)")
-    g = ap.add_argument_group("daemon config")
-    g.add_argument("--config-in", default=None, help="a daemon config (e.g. etc/demo.json) to rewrite")
-    g.add_argument("--config-out", default=None, help="where to write it with this home's addresses")
-    g.add_argument("--daemon-http", default=None, help="http.listen for the rewritten config")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    return ap
-
-
 def main(argv=None):
-    ap = make_parser()
+    ap = make_parser(__doc__)
     args = ap.parse_args(argv)
     if args.speed <= 0:
         ap.error("--speed must be > 0")

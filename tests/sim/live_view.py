@@ -18,7 +18,8 @@ import urllib.request
 
 import paho.mqtt.client as mqtt
 
-KINDS = {"lltPowerBmsV4Ble": "llt", "daly8S24V60A": "daly", "jkBmsBd4": "jk", "mqttBattery": "mqtt"}
+KINDS = {"lltPowerBmsV4Ble": "llt", "daly8S24V60A": "daly", "jkBmsBd4": "jk", "mqttBattery": "mqtt",
+         "pylonLv": "pylon", "victronSmartShunt": "shunt"}
 CLASSES = (("inv", "inverter"), ("sol", "solar"), ("cha", "charger"))
 STATE = {1: "on", 0: "off", -1: "fault/syncing"}
 CS_NAMES = {0: "off", 2: "fault", 3: "bulk", 4: "absorption", 5: "float", 7: "equalize", 245: "starting",
@@ -179,7 +180,8 @@ class View:
         inv_dev = "%s, limit %s%s" % (inv["phase"], "?" if lim is None else "%g %%" % lim,
                                       "" if inv.get("limit_ack", True) else " (not acked)")
         mp = st.get("mppt") or {}
-        sol_dev = "MPPT %s, CS %s" % ("on" if mp.get("on") else "off", CS_NAMES.get(mp.get("cs"), mp.get("cs")))
+        sol_dev = st.get("solar_dev") or "MPPT %s, CS %s" % ("on" if mp.get("on") else "off",
+                                                             CS_NAMES.get(mp.get("cs"), mp.get("cs")))
         cha_dev = "relay %s" % ("on" if st["charger"]["on"] else "off")
         truth = {"inv": (st["inverter_w"], inv_dev), "sol": (st["solar_w"], sol_dev), "cha": (st["charger_w"], cha_dev)}
         for key, name in CLASSES:

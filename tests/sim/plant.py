@@ -310,3 +310,13 @@ def default_battery(soc=60.0, ambient=21.0):
         Pack("daly", "daly", 60.0, cells=8, temps=1, r_cell=0.0025, cycles=22, ambient=ambient, seed=2),
         Pack("jk", "jk", 100.0, cells=8, temps=2, r_cell=0.0015, cycles=12, ambient=ambient, seed=3),
     ], soc=soc)
+
+
+def pylontech_battery(soc=60.0, ambient=21.0):
+    """The serial demo's battery: two Pylontech US2000-class packs (15S
+    LiFePO4, 48 V, 50 Ah) in parallel on one RS485 bus. Four cell-block
+    temperatures each; the BMS board's own sensor is added by the simulator."""
+    return Battery([
+        Pack("pylon1", "pylon", 50.0, cells=15, temps=4, r_cell=0.0012, cycles=41, ambient=ambient, seed=4),
+        Pack("pylon2", "pylon", 50.0, cells=15, temps=4, r_cell=0.0014, cycles=37, ambient=ambient, seed=5),
+    ], soc=soc)
