@@ -91,7 +91,8 @@ class PrivateBus:
 class Home:
     """tests/sim/home.py as a process, with its control API."""
 
-    def __init__(self, workdir, broker_port, bus, args=()):
+    def __init__(self, workdir, broker_port, bus, args=(), config=DEMO):
+        """bus None: the serial hardware (--serial-dir workdir) instead of BLE, DTU and MPPT."""
         self.config_path = os.path.join(workdir, "home-config.json")
         self.out_path = os.path.join(workdir, "home.out")
         self.log_path = os.path.join(workdir, "home.log")
@@ -99,8 +100,9 @@ class Home:
         self.err = open(self.log_path, "ab")
         self.link = os.path.join(workdir, "ttyVE")
         self.proc = subprocess.Popen(
-            [PY, HOME, "--broker", "127.0.0.1:%d" % broker_port, "--bus", bus, "--mppt-link", self.link,
-             "--config-in", DEMO, "--config-out", self.config_path] + list(args),
+            [PY, HOME, "--broker", "127.0.0.1:%d" % broker_port]
+            + (["--bus", bus, "--mppt-link", self.link] if bus else ["--serial-dir", workdir])
+            + ["--config-in", config, "--config-out", self.config_path] + list(args),
             stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL)
         m = wait_for(self._ready, 20, what="home.py to be ready")
         self.endpoints = dict(kv.split("=", 1) for kv in m.group(1).split())
