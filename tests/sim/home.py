@@ -39,6 +39,7 @@ import dtu_sim  # noqa: E402
 import home_serial  # noqa: E402
 from home_args import METER_FORMATS, make_parser  # noqa: E402
 import plant  # noqa: E402
+import serial_sim  # noqa: E402
 import shelly_sim  # noqa: E402
 import vedirect_sim  # noqa: E402
 
@@ -131,7 +132,7 @@ class Home:
         self.mppt_thread = threading.Thread(target=self.mppt.run, name="vedirect", daemon=True)
         self.mppt_thread.start()
         from http.server import ThreadingHTTPServer
-        self.mppt_http = ThreadingHTTPServer(("127.0.0.1", a.mppt_control_port), vedirect_sim.make_handler(self.mppt))
+        self.mppt_http = ThreadingHTTPServer(("127.0.0.1", a.mppt_control_port), serial_sim.make_handler(self.mppt))
         self.mppt_http.daemon_threads = True
         threading.Thread(target=self.mppt_http.serve_forever, name="vedirect-http", daemon=True).start()
         self.endpoints["mppt_link"] = a.mppt_link

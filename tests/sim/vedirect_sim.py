@@ -25,17 +25,15 @@ or --control-file PATH: the same JSON object, re-read when it changes.
 Prints "pty /dev/pts/N" (again after every replug) and "control http://...".
 """
 import argparse
-import errno
 import json
 import os
-import select
-import signal
 import sys
 import termios
 import threading
 import time
-import tty
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serial_sim import PtySim, add_common_args, serve  # noqa: E402
 
 MODE_ON, MODE_OFF = 1, 4
 REG_DEVICE_MODE = 0x0200
@@ -64,12 +62,10 @@ def parse_hex(line):
     return command, data[:-1]
 
 
-class Sim:
+class Sim(PtySim):
     def __init__(self, args):
-        self.args = args
-        self.lock = threading.Lock()
-        self.done = threading.Condition(self.lock)
-        self.link = args.link
+        super().__init__(args)
+        self.hex_log = self.log
         self.interval = args.interval
         self.values = {"ppv": args.ppv, "cs": None, "h20": args.h20, "h19": 123456, "v": 13250, "i": None,
                        "vpv": 35210, "err": 0}
@@ -79,57 +75,9 @@ class Sim:
         self.corrupt_left = 0
         self.corrupt_values = {}
         self.garbage = b""
-        self.vanished = False
-        self.want_vanish = None  # applied by the I/O loop
-        self.generation = 0      # bumped by every vanish/replug the loop carried out
-        self.hex_log = []
         self.blocks_sent = 0
         self.corrupt_sent = 0
-        self.writes_dropped = 0
         self.max_ppv_today = 0
-        self.master = self.slave = -1
-        self.pty_name = None
-        self.inbuf = b""
-        self.wake_r, self.wake_w = os.pipe()
-        os.set_blocking(self.wake_w, False)
-        self.running = True
-
-    # -- the pty ---------------------------------------------------------------
-    def plug(self):
-        self.master, self.slave = os.openpty()
-        # Raw on our side too: no echo, no newline translation before the
-        # driver opens the port (and while it has it closed).
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.pty_name = os.ttyname(self.slave)
-        tmp = self.link + ".tmp"
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        os.symlink(self.pty_name, tmp)
-        os.replace(tmp, self.link)
-        self.vanished = False
-        self.inbuf = b""
-        print("pty %s" % self.pty_name, flush=True)
-
-    def unplug(self):
-        try:
-            os.unlink(self.link)
-        except FileNotFoundError:
-            pass
-        for fd in (self.master, self.slave):
-            if fd >= 0:
-                os.close(fd)
-        self.master = self.slave = -1
-        self.vanished = True
-        print("vanished", flush=True)
-
-    def wake(self):
-        try:
-            os.write(self.wake_w, b"x")
-        except BlockingIOError:
-            pass
 
     # -- state -----------------------------------------------------------------
     def cs(self, values):
@@ -146,37 +94,26 @@ class Sim:
                   "writes_dropped": self.writes_dropped, "hex_commands": len(self.hex_log)})
         return v
 
-    def apply(self, req):
-        """Applies a control request; waits until a vanish/replug is carried out."""
-        if not isinstance(req, dict):
-            raise ValueError("expected a JSON object")
-        with self.lock:
-            for k in ("ppv", "h20", "h19", "v", "vpv", "err"):
-                if k in req:
-                    self.values[k] = int(req[k])
-            for k in ("cs", "i"):
-                if k in req:
-                    self.values[k] = None if req[k] is None else int(req[k])
-            if "mode" in req:
-                self.set_mode(int(req["mode"]))
-            if "corrupt_next" in req:
-                c = req["corrupt_next"]
-                self.corrupt_left = (1 if c else 0) if isinstance(c, bool) else int(c)
-            if "corrupt_values" in req:
-                self.corrupt_values = dict(req["corrupt_values"] or {})
-            if "interleave_hex" in req:
-                self.interleave_hex = bool(req["interleave_hex"])
-            if "mute_hex" in req:
-                self.mute_hex = bool(req["mute_hex"])
-            if "garbage" in req:
-                self.garbage += str(req["garbage"]).encode("latin-1")
-            if "vanish" in req and bool(req["vanish"]) != self.vanished:
-                self.want_vanish = bool(req["vanish"])
-                gen = self.generation
-                self.wake()
-                if not self.done.wait_for(lambda: self.generation != gen, timeout=5):
-                    raise RuntimeError("the I/O loop did not carry out the vanish request")
-            return self.snapshot()
+    def apply_control(self, req):
+        for k in ("ppv", "h20", "h19", "v", "vpv", "err"):
+            if k in req:
+                self.values[k] = int(req[k])
+        for k in ("cs", "i"):
+            if k in req:
+                self.values[k] = None if req[k] is None else int(req[k])
+        if "mode" in req:
+            self.set_mode(int(req["mode"]))
+        if "corrupt_next" in req:
+            c = req["corrupt_next"]
+            self.corrupt_left = (1 if c else 0) if isinstance(c, bool) else int(c)
+        if "corrupt_values" in req:
+            self.corrupt_values = dict(req["corrupt_values"] or {})
+        if "interleave_hex" in req:
+            self.interleave_hex = bool(req["interleave_hex"])
+        if "mute_hex" in req:
+            self.mute_hex = bool(req["mute_hex"])
+        if "garbage" in req:
+            self.garbage += str(req["garbage"]).encode("latin-1")
 
     def set_mode(self, mode):
         self.mode = mode
@@ -223,16 +160,7 @@ class Sim:
         if self.args.verbose:
             print("hex %s -> %s" % (line, entry["answer"]), flush=True)
 
-    def read_master(self):
-        try:
-            data = os.read(self.master, 4096)
-        except BlockingIOError:
-            return
-        except OSError as e:
-            if e.errno == errno.EIO:  # no slave open right now
-                return
-            raise
-        self.inbuf = (self.inbuf + data)[-4096:]
+    def on_input(self):
         while b"\n" in self.inbuf:
             raw, self.inbuf = self.inbuf.split(b"\n", 1)
             line = raw.decode("latin-1").strip()
@@ -241,18 +169,6 @@ class Sim:
                 self.on_hex_line(line[start:])
 
     # -- text blocks -----------------------------------------------------------
-    def write(self, data):
-        if self.master < 0:
-            return
-        try:
-            n = os.write(self.master, data)
-            if n < len(data):
-                self.writes_dropped += 1
-        except (BlockingIOError, OSError):
-            # Nobody reads (the driver has the port closed): drop it, like a
-            # real UART does.
-            self.writes_dropped += 1
-
     def block(self, values, corrupt):
         on = self.mode == MODE_ON
         ppv = values["ppv"] if on else 0
@@ -302,6 +218,15 @@ class Sim:
         self.write(self.block(values, corrupt))
         self.blocks_sent += 1
 
+    # -- the loop's hooks ------------------------------------------------------
+    def tick_interval(self):
+        return self.interval
+
+    def tick(self):
+        self.poll_control_file()
+        if not self.vanished:
+            self.send_block()
+
     # -- control file ------------------------------------------------------------
     def poll_control_file(self):
         path = self.args.control_file
@@ -323,114 +248,22 @@ class Sim:
             return
         threading.Thread(target=self.apply, args=(req,), daemon=True).start()
 
-    # -- the loop ------------------------------------------------------------------
-    def run(self):
-        next_block = time.monotonic() + 0.2
-        while self.running:
-            rlist = [self.wake_r] + ([self.master] if self.master >= 0 else [])
-            timeout = max(0.0, next_block - time.monotonic())
-            ready, _, _ = select.select(rlist, [], [], timeout)
-            with self.lock:
-                if self.wake_r in ready:
-                    os.read(self.wake_r, 512)
-                if self.want_vanish is not None:
-                    self.unplug() if self.want_vanish else self.plug()
-                    self.want_vanish = None
-                    self.generation += 1
-                    self.done.notify_all()
-                    continue
-                if self.master >= 0 and self.master in ready:
-                    self.read_master()
-                if time.monotonic() >= next_block:
-                    self.poll_control_file()
-                    if not self.vanished:
-                        self.send_block()
-                    next_block = max(next_block + self.interval, time.monotonic() + self.interval / 2)
-
-    def close(self):
-        try:
-            if os.path.islink(self.link):
-                os.unlink(self.link)
-        except OSError:
-            pass
-
-
-def make_handler(sim):
-    class Handler(BaseHTTPRequestHandler):
-        def reply(self, code, obj):
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            if self.path == "/state":
-                with sim.lock:
-                    return self.reply(200, sim.snapshot())
-            if self.path == "/log":
-                with sim.lock:
-                    return self.reply(200, list(sim.hex_log))
-            self.reply(404, {"error": "not found"})
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.path == "/log/clear":
-                with sim.lock:
-                    sim.hex_log.clear()
-                return self.reply(200, [])
-            if self.path not in ("/control", "/"):
-                return self.reply(404, {"error": "not found"})
-            try:
-                self.reply(200, sim.apply(json.loads(body or b"{}")))
-            except (ValueError, TypeError, RuntimeError) as e:
-                self.reply(400, {"error": str(e)})
-
-        def log_message(self, fmt, *args):
-            if sim.args.verbose:
-                sys.stderr.write("http: " + fmt % args + "\n")
-
-    return Handler
-
 
 def make_parser():
     """The command line parser (also used by home.py to get the defaults)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--link", required=True, help="symlink to create to the pty (the driver's port)")
-    ap.add_argument("--control-port", type=int, default=0, help="HTTP control port on 127.0.0.1 (0 = a free one)")
+    add_common_args(ap)
     ap.add_argument("--control-file", default=None, help="JSON control file, re-read when it changes")
     ap.add_argument("--ppv", type=int, default=120, help="panel power W (default 120)")
     ap.add_argument("--h20", type=int, default=0, help="yield today in 0.01 kWh")
     ap.add_argument("--mode", type=int, choices=(MODE_ON, MODE_OFF), default=MODE_ON,
                     help="device mode register at start: 1 on (default), 4 off")
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between blocks")
-    ap.add_argument("-v", "--verbose", action="store_true")
     return ap
 
 
 def main():
-    ap = make_parser()
-    args = ap.parse_args()
-
-    sim = Sim(args)
-    server = ThreadingHTTPServer(("127.0.0.1", args.control_port), make_handler(sim))
-    server.daemon_threads = True
-
-    def stop(signum, frame):
-        sim.running = False
-        sim.wake()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    sim.plug()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print("control http://127.0.0.1:%d" % server.server_address[1], flush=True)
-    try:
-        sim.run()
-    finally:
-        sim.close()
-        server.shutdown()
+    serve(Sim(make_parser().parse_args()))
 
 
 if __name__ == "__main__":
