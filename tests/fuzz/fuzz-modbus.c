@@ -3,7 +3,8 @@
  * input bytes are the request (address, function, register, count/value),
  * the rest arrives in chunks; after each chunk the reader parses, drops the
  * noise and, on a verdict, the frame. The parser must never read outside the
- * buffer and its lengths must add up. */
+ * buffer and its lengths must add up; a good answer also goes through the
+ * PZEM-017 sample decoder (genericSolar). */
 
 #include <assert.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "fuzz.h"
 #include "modbus-rtu.h"
+#include "pzem017.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const uint8_t functions[] = { MODBUS_READ_HOLDING, MODBUS_READ_INPUT, MODBUS_WRITE_SINGLE,
@@ -42,6 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         assert(a.length >= 4 && a.skipped + a.length <= have);
                         if (r == 0 && a.data)
                                 assert(a.data + a.n_data <= buf + a.skipped + a.length);
+                        /* genericSolar's decoder on whatever sample a good frame carries */
+                        if (r == 0 && a.data && a.n_data >= 2 * PZEM_SAMPLE_REGISTERS) {
+                                struct pzem_sample s;
+                                pzem_decode_sample(a.data, (double) (req.reg % 7), &s);
+                                assert(s.power_w >= 0 && s.energy_wh >= 0);
+                        }
                         drop += a.length;
                 }
                 memmove(buf, buf + drop, have - drop);
