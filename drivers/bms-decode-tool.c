@@ -9,22 +9,13 @@
 
 #include "bms-decode.h"
 #include "bms-decode-tool.h"
+#include "hex-digit.h"
 #include "homebattery/cleanup.h"
 #include "homebattery/record-json.h"
 
 /* A BLE notification is at most 512 bytes: longer lines are fed in pieces
  * that always fit the session's reassembly buffer. */
 #define DECODE_CHUNK 512
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 int decode_tool_parse_hex(const char *line, uint8_t *out, size_t size, size_t *ret_len, const char **ret_error) {
         size_t n = 0;
@@ -34,7 +25,7 @@ int decode_tool_parse_hex(const char *line, uint8_t *out, size_t size, size_t *r
         for (const char *p = line; *p && *p != '#'; p++) {
                 if (strchr(" \t\r\n:", *p))
                         continue;
-                int v = hex_value(*p);
+                int v = hex_digit_value(*p);
                 if (v < 0) {
                         *ret_error = "not hex";
                         return -EINVAL;

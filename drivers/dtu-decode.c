@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dtu-decode.h"
+#include "hex-digit.h"
 
 static struct json_object *parse_object(const char *body, size_t size) {
         struct json_tokener *tok;
@@ -349,7 +350,6 @@ const char *dtu_opendtu_command_path(enum dtu_action a) {
 }
 
 int dtu_form_encode(const char *s, char **ret) {
-        static const char hex[] = "0123456789ABCDEF";
         char *out, *p;
 
         out = malloc(strlen(s) * 3 + 1);
@@ -365,8 +365,8 @@ int dtu_form_encode(const char *s, char **ret) {
                         *p++ = '+';
                 else {
                         *p++ = '%';
-                        *p++ = hex[c >> 4];
-                        *p++ = hex[c & 15];
+                        *p++ = hex_digit_char(c >> 4);
+                        *p++ = hex_digit_char(c);
                 }
         }
         *p = 0;

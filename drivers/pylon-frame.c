@@ -8,23 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hex-digit.h"
 #include "pylon-frame.h"
-
-static int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
 
 /* n hex digits at p as a number; -1 when one is not a hex digit. */
 static long hex_value(const char *p, size_t n) {
         long v = 0;
         for (size_t i = 0; i < n; i++) {
-                int d = hex_digit(p[i]);
+                int d = hex_digit_value(p[i]);
                 if (d < 0)
                         return -1;
                 v = v << 4 | d;

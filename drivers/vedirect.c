@@ -7,21 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex-digit.h"
 #include "vedirect.h"
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-
-static const char hex_digits[] = "0123456789ABCDEF";
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
 
 static void text_reset(struct vedirect_parser *p) {
         p->state = VEDIRECT_IDLE;
@@ -167,13 +156,13 @@ static void feed_byte(struct vedirect_parser *p, uint8_t c, const struct vedirec
                         p->hex_len = 0;
                         return;
                 }
-                if (hex_value((char) c) >= 0 && p->hex_len + 1 < sizeof(p->hex)) {
+                if (hex_digit_value((char) c) >= 0 && p->hex_len + 1 < sizeof(p->hex)) {
                         p->hex[p->hex_len++] = (char) c;
                         return;
                 }
                 /* A broken frame: whatever it interrupted has lost bytes too,
                  * so start over from this byte. */
-                bool overflow = hex_value((char) c) >= 0;
+                bool overflow = hex_digit_value((char) c) >= 0;
                 hex_reset(p);
                 text_reset(p);
                 report(h, userdata, overflow ? -EMSGSIZE : -EBADMSG,
@@ -224,7 +213,7 @@ int vedirect_block_get_int(const struct vedirect_block *b, const char *label, in
                 d += 2;
                 base = 16;
         }
-        if (!d[0] || hex_value(d[0]) < 0 || (base == 10 && (d[0] < '0' || d[0] > '9')))
+        if (!d[0] || hex_digit_value(d[0]) < 0 || (base == 10 && (d[0] < '0' || d[0] > '9')))
                 return -EBADMSG;
         errno = 0;
         long long v = base == 16 ? (long long) strtoull(d, &end, 16) : strtoll(s, &end, 10);
@@ -360,15 +349,15 @@ int vedirect_hex_build(unsigned command, const uint8_t *bytes, size_t n, char *b
                 return -ENOBUFS;
         sum = (uint8_t) command;
         buf[k++] = ':';
-        buf[k++] = hex_digits[command];
+        buf[k++] = hex_digit_char(command);
         for (size_t i = 0; i < n; i++) {
                 sum += bytes[i];
-                buf[k++] = hex_digits[bytes[i] >> 4];
-                buf[k++] = hex_digits[bytes[i] & 0xF];
+                buf[k++] = hex_digit_char(bytes[i] >> 4);
+                buf[k++] = hex_digit_char(bytes[i]);
         }
         uint8_t check = (uint8_t) (0x55 - sum);
-        buf[k++] = hex_digits[check >> 4];
-        buf[k++] = hex_digits[check & 0xF];
+        buf[k++] = hex_digit_char(check >> 4);
+        buf[k++] = hex_digit_char(check);
         buf[k++] = '\n';
         buf[k] = '\0';
         return (int) k;
@@ -403,14 +392,14 @@ int vedirect_hex_parse(const char *frame, size_t len, struct vedirect_hex_msg *r
         if (len > 0 && frame[len - 1] == '\r')
                 len--;
         /* ':', the nibble and at least the checksum byte. */
-        if (len < 4 || frame[0] != ':' || (cmd = hex_value(frame[1])) < 0 || (len - 2) % 2 != 0)
+        if (len < 4 || frame[0] != ':' || (cmd = hex_digit_value(frame[1])) < 0 || (len - 2) % 2 != 0)
                 return -EBADMSG;
         size_t n_total = (len - 2) / 2;
         if (n_total - 1 > VEDIRECT_HEX_BYTES_MAX)
                 return -EBADMSG;
         sum = (uint8_t) cmd;
         for (size_t i = 0; i < n_total; i++) {
-                int hi = hex_value(frame[2 + 2 * i]), lo = hex_value(frame[3 + 2 * i]);
+                int hi = hex_digit_value(frame[2 + 2 * i]), lo = hex_digit_value(frame[3 + 2 * i]);
                 if (hi < 0 || lo < 0)
                         return -EBADMSG;
                 uint8_t b = (uint8_t) (hi << 4 | lo);
