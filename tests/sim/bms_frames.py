@@ -28,8 +28,12 @@ Command line:
         reassemble notifications and print each decoded frame as JSON
 """
 import json
+import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from modbus_sim import crc16  # noqa: E402
 
 __all__ = [
     "FrameError", "uuid16", "normalize_values", "expected_values", "fragments",
@@ -295,14 +299,8 @@ def llt_read(values):
 # ---------------------------------------------------------------------------
 # Daly
 # ---------------------------------------------------------------------------
-def modbus_crc(data):
-    """CRC-16/Modbus: reflected poly 0xA001, init 0xFFFF."""
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+# Daly's frames carry the Modbus CRC: the one of modbus_sim.py.
+modbus_crc = crc16
 
 
 def _modbus(body, corrupt=False):
