@@ -143,6 +143,18 @@ def mean_abs_error(samples, offset):
     return sum(abs(s["meter_w"] - offset) for s in samples) / len(samples)
 
 
+def wait_converged(home, offset, since, timeout, bound, window=10):
+    """(seconds from since, mean error) once the mean |meter - offset| of
+    the last window seconds (all after since) is below bound."""
+    def check():
+        h = [s for s in home.history(window + 1) if s["t"] > since and s["t"] >= time.time() - window]
+        if len(h) < window - 1:
+            return None
+        err = mean_abs_error(h, offset)
+        return (h[-1]["t"] - since, err) if err < bound else None
+    return wait_for(check, timeout, interval=1.0, what="the grid within %d W of %d W (10 s mean)" % (bound, offset))
+
+
 class WholeHome(HbTestCase):
     def setUp(self):
         super().setUp()
@@ -179,17 +191,8 @@ class WholeHome(HbTestCase):
     def seen(self, since, device, kind):
         return [c for c in self.home.commands(since) if c["device"] == device and c["kind"] == kind]
 
-    def wait_converged(self, since, timeout, bound, window=10):
-        """Seconds from since until the mean |meter - offset| of the last
-        window seconds (all after since) is below bound."""
-        def check():
-            h = [s for s in self.home.history(window + 1) if s["t"] > since]
-            h = [s for s in h if s["t"] >= time.time() - window]
-            if len(h) < window - 1:
-                return None
-            err = mean_abs_error(h, OFFSET_W)
-            return (h[-1]["t"] - since, err) if err < bound else None
-        return wait_for(check, timeout, interval=1.0, what="the grid within %d W of %d W (10 s mean)" % (bound, OFFSET_W))
+    def wait_converged(self, since, timeout, bound):
+        return wait_converged(self.home, OFFSET_W, since, timeout, bound)
 
     # ------------------------------------------------------------------- test
     def test_whole_home(self):

@@ -21,7 +21,7 @@ import unittest
 
 import hbtest
 from hbtest import HbTestCase, wait_for
-from test_home import Home, mean_abs_error
+from test_home import Home, wait_converged
 
 DEMO_SERIAL = os.path.join(hbtest.HB_SOURCE, "etc", "demo-serial.json")
 SOLAR_W = 150               # constant PV power during the test
@@ -70,15 +70,8 @@ class SerialHome(HbTestCase):
     def seen(self, since, kind):
         return [c for c in self.home.commands(since) if c["device"] == "inverter" and c["kind"] == kind]
 
-    def wait_converged(self, since, timeout, bound, window=10):
-        def check():
-            h = [s for s in self.home.history(window + 1) if s["t"] > since and s["t"] >= time.time() - window]
-            if len(h) < window - 1:
-                return None
-            err = mean_abs_error(h, self.offset)
-            return (h[-1]["t"] - since, err) if err < bound else None
-        return wait_for(check, timeout, interval=1.0,
-                        what="the grid within %d W of %d W (10 s mean)" % (bound, self.offset))
+    def wait_converged(self, since, timeout, bound):
+        return wait_converged(self.home, self.offset, since, timeout, bound)
 
     def test_serial_home(self):
         path = os.path.join(self.workdir, "serial.json")
