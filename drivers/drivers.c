@@ -16,6 +16,7 @@ const struct driver *const driver_table[] = {
         &driver_open_dtu,
         &driver_mqtt_consumption,
         &driver_generic_solar,
+        &driver_pylon_lv,
         &driver_http_consumption,
         NULL,
 };

@@ -5,8 +5,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "homebattery/cleanup.h"
 #include "pylon-decode.h"
 
 /* A cursor over INFO: reads fail (and stay failed) past the end. */
@@ -91,4 +94,128 @@ bool pylon_serial_matches(const uint8_t *info, size_t n, const char *serial) {
         while (len > 0 && (info[len - 1] == 0 || info[len - 1] == ' '))
                 len--;
         return len == strlen(serial) && memcmp(info, serial, len) == 0;
+}
+
+int pylon_decode_params(const uint8_t *info, size_t n, struct pylon_params *ret) {
+        struct cursor c = { .p = info, .n = n, .at = 1 };
+
+        ret->cell_high_mv = get(&c, 2);
+        ret->cell_low_mv = get(&c, 2);
+        ret->cell_under_mv = get(&c, 2);
+        ret->charge_high_c = kelvin10_to_c(get(&c, 2));
+        ret->charge_low_c = kelvin10_to_c(get(&c, 2));
+        ret->charge_limit_a = (int16_t) get(&c, 2) / 10.0;
+        ret->module_high_mv = get(&c, 2);
+        ret->module_low_mv = get(&c, 2);
+        ret->module_under_mv = get(&c, 2);
+        ret->discharge_high_c = kelvin10_to_c(get(&c, 2));
+        ret->discharge_low_c = kelvin10_to_c(get(&c, 2));
+        ret->discharge_limit_a = (int16_t) get(&c, 2) / 10.0;
+        return c.short_read ? -EBADMSG : 0;
+}
+
+int pylon_decode_alarms(const uint8_t *info, size_t n, struct pylon_alarms *ret) {
+        struct cursor c = { .p = info, .n = n, .at = 2 }; /* DATAFLAG, address */
+
+        *ret = (struct pylon_alarms) {};
+        ret->n_cells = get(&c, 1);
+        if (ret->n_cells > BATTERY_CELLS_MAX)
+                return -EBADMSG;
+        for (unsigned i = 0; i < ret->n_cells; i++)
+                ret->cell[i] = (uint8_t) get(&c, 1);
+        ret->n_temps = get(&c, 1);
+        if (ret->n_temps > 16)
+                return -EBADMSG;
+        for (unsigned i = 0; i < ret->n_temps; i++)
+                ret->temp[i] = (uint8_t) get(&c, 1);
+        ret->charge_current = (uint8_t) get(&c, 1);
+        ret->module_voltage = (uint8_t) get(&c, 1);
+        ret->discharge_current = (uint8_t) get(&c, 1);
+        for (size_t i = 0; i < 5; i++)
+                ret->status[i] = (uint8_t) get(&c, 1);
+        return c.short_read ? -EBADMSG : 0;
+}
+
+struct text {
+        char *buf;
+        size_t size, len;
+};
+
+static void add(struct text *t, const char *fmt, ...) _printf_(2, 3);
+static void add(struct text *t, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        if (t->len + 1 >= t->size)
+                return;
+        if (t->len > 0)
+                t->len += (size_t) snprintf(t->buf + t->len, t->size - t->len, ", ");
+        if (t->len + 1 >= t->size) {
+                t->len = t->size - 1;
+                return;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+        va_end(ap);
+        t->len = n < 0 ? t->len : t->len + (size_t) n;
+        if (t->len >= t->size)
+                t->len = t->size - 1;
+}
+
+static const char *state_word(uint8_t s) {
+        return s == 1 ? "below limit" : s == 2 ? "above limit" : "error";
+}
+
+static void describe_states(struct text *t, const struct pylon_alarms *a) {
+        for (unsigned i = 0; i < a->n_cells; i++)
+                if (a->cell[i])
+                        add(t, "cell %u %s", i + 1, state_word(a->cell[i]));
+        for (unsigned i = 0; i < a->n_temps; i++)
+                if (a->temp[i])
+                        add(t, "temperature %u %s", i + 1, state_word(a->temp[i]));
+        if (a->charge_current)
+                add(t, "charge current %s", state_word(a->charge_current));
+        if (a->module_voltage)
+                add(t, "module voltage %s", state_word(a->module_voltage));
+        if (a->discharge_current)
+                add(t, "discharge current %s", state_word(a->discharge_current));
+}
+
+void pylon_alarms_describe(const struct pylon_alarms *a, char *buf, size_t size) {
+        static const char *const status1[8] = { "module over voltage", "cell under voltage", "charge over current",
+                                                NULL, "discharge over current", "discharge over temperature",
+                                                "charge over temperature", "module under voltage" };
+        static const char *const status2[8] = { "charge MOSFET on", "discharge MOSFET on", "using battery power" };
+        static const char *const status3[8] = { "buzzer", NULL, NULL, "fully charged", NULL,
+                                                "effective discharge current", NULL, "effective charge current" };
+        struct text t = { .buf = buf, .size = size };
+
+        if (size == 0)
+                return;
+        buf[0] = 0;
+        describe_states(&t, a);
+        for (unsigned bit = 0; bit < 8; bit++) {
+                if ((a->status[0] >> bit & 1) && status1[bit])
+                        add(&t, "%s", status1[bit]);
+                if ((a->status[1] >> bit & 1) && status2[bit])
+                        add(&t, "%s", status2[bit]);
+                if ((a->status[2] >> bit & 1) && status3[bit])
+                        add(&t, "%s", status3[bit]);
+        }
+        for (unsigned bit = 0; bit < 16; bit++)
+                if (a->status[3 + bit / 8] >> (bit % 8) & 1)
+                        add(&t, "cell %u failure", bit + 1);
+        if (t.len == 0)
+                snprintf(buf, size, "none");
+}
+
+int pylon_decode_management(const uint8_t *info, size_t n, struct pylon_management *ret) {
+        struct cursor c = { .p = info, .n = n, .at = 1 }; /* the address */
+
+        ret->charge_voltage_mv = get(&c, 2);
+        ret->discharge_voltage_mv = get(&c, 2);
+        ret->charge_limit_a = (int16_t) get(&c, 2) / 10.0;
+        ret->discharge_limit_a = (int16_t) get(&c, 2) / 10.0;
+        ret->status = (uint8_t) get(&c, 1);
+        return c.short_read ? -EBADMSG : 0;
 }

@@ -2,7 +2,8 @@
 /* Pylontech RS485 framing and INFO layouts (drivers/pylon-frame.c,
  * drivers/pylon-decode.c) from bytes: the public worked example (request and
  * answer of address 1), every check an answer must pass, and the 0x42 / 0x93
- * layouts, including the 4-item capacity form and a discharging current. */
+ * layouts, including the 4-item capacity form and a discharging current, and
+ * the logged-only 0x47, 0x44 and 0x92 layouts. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -16,26 +17,13 @@
 
 #include "drivers/pylon-decode.h"
 #include "drivers/pylon-frame.h"
+#include "pylon-test-frame.h"
 
 static const char answer1[] =
         "~20014600C06E11010F0D450D440D450D440D450D440D3E0D450D4A0D4A0D4B0D4A0D4A0D4A0D4A050BC30BC30BC30BCD0BCD0000C725"
         "BF6802C3500002E553\r";
 
-/* Builds a frame with a correct LENGTH and CHKSUM around the given fields (the test's own implementation of the
- * rules: LCHKSUM = -(sum of LENID's nibbles) mod 16, CHKSUM = -(sum of the characters VER..INFO) mod 65536). */
-static void frame(char *out, size_t size, const char *ver_adr_cid1_cid2, const char *info) {
-        unsigned lenid = (unsigned) strlen(info), sum = 0;
-        unsigned lchk = (16 - (lenid % 16 + lenid / 16 % 16 + lenid / 256 % 16) % 16) % 16;
-        char body[4200];
-
-        snprintf(body, sizeof(body), "%s%X%03X%s", ver_adr_cid1_cid2, lchk, lenid, info);
-        for (const char *p = body; *p; p++)
-                sum += (unsigned char) *p;
-        assert_true(strlen(body) + 7 <= size);
-        out[0] = '~';
-        memcpy(out + 1, body, strlen(body));
-        snprintf(out + 1 + strlen(body), 6, "%04X\r", (0x10000 - sum % 0x10000) % 0x10000);
-}
+#define frame pylon_test_frame
 
 static void test_request(void **state) {
         char buf[PYLON_REQUEST_SIZE];
@@ -165,11 +153,81 @@ static void test_serial(void **state) {
         assert_false(pylon_serial_matches(s, 0, ""));
 }
 
+/* 0x47: cell limits 3.650/3.000/2.900 V, charge 50.0/0.0 °C (3231, 2731), +102.0 A, module 54.750/47.000/
+ * 45.000 V, discharge 60.0/-10.0 °C (3331, 2631), -150.0 A (0xFA24). */
+static void test_params(void **state) {
+        static const uint8_t info[] = { 0x11, 0x0E, 0x42, 0x0B, 0xB8, 0x0B, 0x54, 0x0C, 0x9F, 0x0A, 0xAB, 0x03, 0xFC,
+                                        0xD5, 0xDE, 0xB7, 0x98, 0xAF, 0xC8, 0x0D, 0x03, 0x0A, 0x47, 0xFA, 0x24 };
+        struct pylon_params q;
+
+        (void) state;
+        assert_int_equal(pylon_decode_params(info, sizeof(info), &q), 0);
+        assert_int_equal(q.cell_high_mv, 3650);
+        assert_int_equal(q.cell_low_mv, 3000);
+        assert_int_equal(q.cell_under_mv, 2900);
+        assert_float_equal(q.charge_high_c, 50.0, 1e-9);
+        assert_float_equal(q.charge_low_c, 0.0, 1e-9);
+        assert_float_equal(q.charge_limit_a, 102.0, 1e-9);
+        assert_int_equal(q.module_high_mv, 54750);
+        assert_int_equal(q.module_low_mv, 47000);
+        assert_int_equal(q.module_under_mv, 45000);
+        assert_float_equal(q.discharge_high_c, 60.0, 1e-9);
+        assert_float_equal(q.discharge_low_c, -10.0, 1e-9);
+        assert_float_equal(q.discharge_limit_a, -150.0, 1e-9);
+        for (size_t cut = 0; cut < sizeof(info); cut++)
+                assert_int_equal(pylon_decode_params(info, cut, &q), -EBADMSG);
+}
+
+/* 0x44: 3 cells (the second above its limit), 2 temperatures, status 1 bit 6 (charge over temperature),
+ * status 2 both MOSFETs, status 5 bit 1 (cell 10 failure). */
+static void test_alarms(void **state) {
+        static const uint8_t info[] = { 0x11, 0x01, 3, 0, 2, 0, 2, 0, 0, 0, 0, 0, 0x40, 0x03, 0x00, 0x00, 0x02 };
+        static const uint8_t quiet[] = { 0x11, 0x01, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+        struct pylon_alarms a;
+        char text[256];
+
+        (void) state;
+        assert_int_equal(pylon_decode_alarms(info, sizeof(info), &a), 0);
+        assert_int_equal(a.n_cells, 3);
+        assert_int_equal(a.cell[1], 2);
+        assert_int_equal(a.n_temps, 2);
+        pylon_alarms_describe(&a, text, sizeof(text));
+        assert_string_equal(text, "cell 2 above limit, charge MOSFET on, discharge MOSFET on, "
+                                  "charge over temperature, cell 10 failure");
+        /* Cut short: nothing. */
+        for (size_t cut = 0; cut < sizeof(info); cut++)
+                assert_int_equal(pylon_decode_alarms(info, cut, &a), -EBADMSG);
+        assert_int_equal(pylon_decode_alarms((const uint8_t[]) { 0x11, 0x01, 33 }, 3, &a), -EBADMSG);
+        assert_int_equal(pylon_decode_alarms(quiet, sizeof(quiet), &a), 0);
+        pylon_alarms_describe(&a, text, sizeof(text));
+        assert_string_equal(text, "none");
+        /* A small buffer is cut, never overrun. */
+        assert_int_equal(pylon_decode_alarms(info, sizeof(info), &a), 0);
+        pylon_alarms_describe(&a, text, 12);
+        assert_int_equal(strlen(text), 11);
+}
+
+/* 0x92: charge 53.250 V up to 37.0 A, discharge 47.000 V down to -37.0 A (0xFE8E), charge and discharge enabled. */
+static void test_management(void **state) {
+        static const uint8_t info[] = { 0x01, 0xD0, 0x02, 0xB7, 0x98, 0x01, 0x72, 0xFE, 0x8E, 0xC0 };
+        struct pylon_management m;
+
+        (void) state;
+        assert_int_equal(pylon_decode_management(info, sizeof(info), &m), 0);
+        assert_int_equal(m.charge_voltage_mv, 53250);
+        assert_int_equal(m.discharge_voltage_mv, 47000);
+        assert_float_equal(m.charge_limit_a, 37.0, 1e-9);
+        assert_float_equal(m.discharge_limit_a, -37.0, 1e-9);
+        assert_int_equal(m.status, 0xC0);
+        assert_int_equal(pylon_decode_management(info, sizeof(info) - 1, &m), -EBADMSG);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request),        cmocka_unit_test(test_worked_example),
                 cmocka_unit_test(test_framing),        cmocka_unit_test(test_analog_layouts),
-                cmocka_unit_test(test_serial),
+                cmocka_unit_test(test_serial),         cmocka_unit_test(test_params),
+                cmocka_unit_test(test_alarms),         cmocka_unit_test(test_management),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
