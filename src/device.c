@@ -241,6 +241,10 @@ static void host_report_read(struct device *d, int error, const char *step) {
         queue_report(d, &rp);
 }
 
+static void host_set_read_interval(struct device *d, uint64_t interval_usec) {
+        control_device_set_read_interval(entry_of(d)->control, interval_usec);
+}
+
 static const struct host_ops daemon_host_ops = {
         .version = HOST_OPS_VERSION,
         .now_usec = host_now_usec,
@@ -265,6 +269,7 @@ static const struct host_ops daemon_host_ops = {
         .report_read_failed = host_report_read_failed,
         .report_consumption = host_report_consumption,
         .report_read = host_report_read,
+        .set_read_interval = host_set_read_interval,
         .bus_open = host_bus_open,
         .bus_request = bus_client_request,
         .bus_is_open = bus_client_is_open,
@@ -343,6 +348,3 @@ void *device_get_state(const struct device *d) {
         return entry_of(d)->state;
 }
 
-void device_set_read_interval(struct device *d, uint64_t interval_usec) {
-        control_device_set_read_interval(entry_of(d)->control, interval_usec);
-}

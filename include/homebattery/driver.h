@@ -166,5 +166,3 @@ bool mqtt_string_is_valid(const char *s);
 int config_get_topic(struct config_ctx *ctx, const char *path, struct json_object *obj, const char *key,
                      char **ret);
 
-/* Setup helpers for new(): a battery's read interval. */
-void device_set_read_interval(struct device *d, uint64_t interval_usec);

@@ -64,6 +64,9 @@ struct host_ops {
         /* Devices that are not batteries: the outcome of an exchange, for the
          * device's last good read, failure count and last error. */
         void (*report_read)(struct device *d, int error, const char *step);
+        /* Batteries, from new(): how often the class asks for a read (60 s
+         * unless set). A host op, so that a test host can run new(). */
+        void (*set_read_interval)(struct device *d, uint64_t interval_usec);
 
         /* Request/response serial buses (RS485), shared by every device that
          * names the same port (see transport.h). bus_request() queues a copy
@@ -186,6 +189,10 @@ static inline void device_report_consumption(struct device *d, int power_w) {
  * Nothing is logged here: the driver logs failures itself, rate-limited. */
 static inline void device_report_read(struct device *d, int error, const char *step) {
         d->host->report_read(d, error, step);
+}
+
+static inline void device_set_read_interval(struct device *d, uint64_t interval_usec) {
+        d->host->set_read_interval(d, interval_usec);
 }
 
 static inline int transport_bus_open(struct device *d, const char *path, const struct serial_line *line,

@@ -435,6 +435,10 @@ static void op_report_read(struct device *d, int error, const char *step) {
                 h->n_reads_ok++;
 }
 
+static void op_set_read_interval(struct device *d, uint64_t interval_usec) {
+        host_of(d)->read_interval_usec = interval_usec;
+}
+
 const struct fake_report *fake_host_next_report(struct fake_host *h) {
         return h->next_report < h->n_reports ? &h->reports[h->next_report++] : NULL;
 }
@@ -483,6 +487,7 @@ static const struct host_ops fake_ops = {
         .report_read_failed = op_report_read_failed,
         .report_consumption = op_report_consumption,
         .report_read = op_report_read,
+        .set_read_interval = op_set_read_interval,
 };
 
 struct fake_host *fake_host_new(const char *name) {

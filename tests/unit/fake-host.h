@@ -147,6 +147,7 @@ struct fake_host {
         unsigned n_reads_ok, n_reads_failed;
         int last_read_error;
         char last_read_step[48];
+        uint64_t read_interval_usec; /* set_read_interval(), 0 until called */
 };
 
 struct fake_host *fake_host_new(const char *name);
