@@ -354,23 +354,23 @@ class HbTestCase(unittest.TestCase):
         return s
 
 
-class VeDirectSim:
-    """tests/sim/vedirect_sim.py on a pty behind a by-id-like symlink, with its
-    HTTP control (shared by the VE.Direct, fault and home tests)."""
+class SerialSim:
+    """A serial simulator of tests/sim (serial_sim.PtySim) as a process on a
+    pty behind a by-id-like symlink, with its HTTP control."""
 
-    def __init__(self, workdir, link=None, args=()):
-        self.link = link or os.path.join(workdir, "usb-VictronEnergy_BV_VE_Direct_cable_VE1234-if00-port0")
-        self.out_path = os.path.join(workdir, "vedirect-sim.log")
+    def __init__(self, workdir, script, link, args=()):
+        self.script = script
+        self.link = link
+        self.out_path = os.path.join(workdir, script.replace(".py", ".log"))
         self.out = open(self.out_path, "ab")
-        sim = os.path.join(HB_SOURCE, "tests", "sim", "vedirect_sim.py")
-        self.proc = subprocess.Popen(["/usr/bin/python3", sim, "--link", self.link, "--control-port", "0"]
-                                     + list(args), stdout=self.out, stderr=subprocess.STDOUT)
-        m = wait_for(self._started, 10, what="the VE.Direct simulator")
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(SIM_DIR, script), "--link", self.link,
+                                      "--control-port", "0"] + list(args), stdout=self.out, stderr=subprocess.STDOUT)
+        m = wait_for(self._started, 10, what=script)
         self.url = "http://127.0.0.1:%s" % m.group(1)
 
     def _started(self):
         if self.proc.poll() is not None:
-            raise AssertionError("vedirect_sim.py exited: %s" % self.output())
+            raise AssertionError("%s exited: %s" % (self.script, self.output()))
         return re.search(r"control http://127\.0\.0\.1:(\d+)", self.output())
 
     def output(self):
@@ -387,10 +387,8 @@ class VeDirectSim:
         return self._call("/state")
 
     def log(self):
-        """Every HEX command received: frame, t (monotonic), answer."""
+        """Every request received, oldest first."""
         return self._call("/log")
-
-    hex_log = log
 
     def frames(self):
         return [e["frame"] for e in self.log()]
@@ -399,3 +397,13 @@ class VeDirectSim:
         stop_process(self.proc)
         if not self.out.closed:
             self.out.close()
+
+
+class VeDirectSim(SerialSim):
+    """tests/sim/vedirect_sim.py (shared by the VE.Direct, fault and home tests)."""
+
+    def __init__(self, workdir, link=None, args=()):
+        super().__init__(workdir, "vedirect_sim.py",
+                         link or os.path.join(workdir, "usb-VictronEnergy_BV_VE_Direct_cable_VE1234-if00-port0"), args)
+
+    hex_log = SerialSim.log

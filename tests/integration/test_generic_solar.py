@@ -8,14 +8,13 @@ unplug/replug without a restart, and --check-config refusing two devices that
 disagree on the bus settings."""
 import json
 import os
-import re
 import struct
 import subprocess
 import time
 import unittest
 
 import hbtest
-from hbtest import HbTestCase, base_config, http_json, stop_process, wait_for
+from hbtest import HbTestCase, base_config, wait_for
 
 ON, OFF, UNKNOWN = b"\x01", b"\x00", b"\xff"  # sol/state: int8, -1 = fault or syncing
 
@@ -24,44 +23,14 @@ def u16(v):
     return struct.pack(">H", v)
 
 
-class PzemSim:
-    """tests/sim/pzem_sim.py with its HTTP control."""
+class PzemSim(hbtest.SerialSim):
+    """tests/sim/pzem_sim.py with meters at these addresses."""
 
     def __init__(self, workdir, link, meters):
-        self.out_path = os.path.join(workdir, "pzem-sim.log")
-        self.out = open(self.out_path, "ab")
-        args = ["/usr/bin/python3", os.path.join(hbtest.SIM_DIR, "pzem_sim.py"), "--link", link, "--control-port", "0"]
-        for m in meters:
-            args += ["--meter", str(m)]
-        self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT)
-        m = wait_for(self._started, 10, what="the PZEM simulator")
-        self.url = "http://127.0.0.1:%s" % m.group(1)
-
-    def _started(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("pzem_sim.py exited: %s" % self.output())
-        return re.search(r"control http://127\.0\.0\.1:(\d+)", self.output())
-
-    def output(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def control(self, **kw):
-        return http_json(self.url + "/control", kw, timeout=10)
-
-    def state(self):
-        return http_json(self.url + "/state", timeout=10)
-
-    def log(self):
-        return http_json(self.url + "/log", timeout=10)
+        super().__init__(workdir, "pzem_sim.py", link, [a for m in meters for a in ("--meter", str(m))])
 
     def meter(self, address):
         return self.state()["meters"][str(address)]
-
-    def stop(self):
-        stop_process(self.proc)
-        if not self.out.closed:
-            self.out.close()
 
 
 def pzem(port, address, **extra):
