@@ -30,3 +30,10 @@ int config_json_check(struct config_ctx *ctx, const char *text, size_t size, str
 void config_parse_heater(struct config_ctx *ctx, struct json_object *root, struct config *c);
 /* The rules across sections and devices (config-rules.c). */
 void config_check_rules(struct config_ctx *ctx, struct config *c);
+
+struct serial_line;
+/* Whether a device of driver d with line `mine` on port can share it with devices.other_name (driver e, line
+ * `theirs`); when not, why (the rest of "devices.NAME.port: ...") into buf. Also for --migrate-config. */
+bool serial_lines_conflict(const char *port, const struct driver *d, const struct serial_line *mine,
+                           const char *other_name, const struct driver *e, const struct serial_line *theirs,
+                           char *buf, size_t size);

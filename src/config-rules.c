@@ -180,24 +180,35 @@ static const char *family_show(enum serial_family f) {
         return f == SERIAL_FAMILY_MODBUS_RTU ? "Modbus RTU" : f == SERIAL_FAMILY_PYLONTECH ? "Pylontech" : "its own";
 }
 
+bool serial_lines_conflict(const char *port, const struct driver *d, const struct serial_line *mine,
+                           const char *other_name, const struct driver *e, const struct serial_line *theirs,
+                           char *buf, size_t size) {
+        char a[32], b[32];
+
+        if (mine->family == SERIAL_FAMILY_NONE || theirs->family == SERIAL_FAMILY_NONE)
+                snprintf(buf, size, "%s is also used by devices.%s (%s): %s needs the port alone", port, other_name,
+                         e->name, mine->family == SERIAL_FAMILY_NONE ? d->name : e->name);
+        else if (mine->family != theirs->family)
+                snprintf(buf, size, "%s is also used by devices.%s, which speaks %s; %s speaks %s", port, other_name,
+                         family_show(theirs->family), d->name, family_show(mine->family));
+        else if (mine->baud != theirs->baud || mine->parity != theirs->parity || mine->stop_bits != theirs->stop_bits)
+                snprintf(buf, size, "%s is also used by devices.%s with %s; %s needs %s", port, other_name,
+                         line_show(a, theirs), d->name, line_show(b, mine));
+        else
+                return false;
+        return true;
+}
+
 /* Two devices on one port: a bus (request/response drivers) only when both
  * speak the same protocol with the same line settings. Reported on the later. */
 static void check_serial_pair(struct config_ctx *ctx, const struct config_device *d, const char *port,
                               const struct serial_line *mine, const struct config_device *e,
                               const struct serial_line *theirs) {
-        char kp[128], a[32], b[32];
+        char kp[128], why[512];
 
         snprintf(kp, sizeof(kp), "devices.%s.port", d->name);
-        if (mine->family == SERIAL_FAMILY_NONE || theirs->family == SERIAL_FAMILY_NONE)
-                config_error(ctx, kp, "%s is also used by devices.%s (%s): %s needs the port alone", port, e->name,
-                             e->driver->name,
-                             mine->family == SERIAL_FAMILY_NONE ? d->driver->name : e->driver->name);
-        else if (mine->family != theirs->family)
-                config_error(ctx, kp, "%s is also used by devices.%s, which speaks %s; %s speaks %s", port, e->name,
-                             family_show(theirs->family), d->driver->name, family_show(mine->family));
-        else if (mine->baud != theirs->baud || mine->parity != theirs->parity || mine->stop_bits != theirs->stop_bits)
-                config_error(ctx, kp, "%s is also used by devices.%s with %s; %s needs %s", port, e->name,
-                             line_show(a, theirs), d->driver->name, line_show(b, mine));
+        if (serial_lines_conflict(port, d->driver, mine, e->name, e->driver, theirs, why, sizeof(why)))
+                config_error(ctx, kp, "%s", why);
 }
 
 static void check_serial_ports(struct config_ctx *ctx, const struct config *c) {

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "file-util.h"
+#include "migrate-bus.h"
 #include "migrate.h"
 #include "registry.h"
 
@@ -29,6 +30,7 @@ struct migrate {
         const struct migrate_options *o;
         FILE *err;
         bool oom;
+        struct migrate_bus bus;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
@@ -534,6 +536,17 @@ static void migrate_device(struct migrate *m, const char *old_name, struct json_
                 return;
         put_new(m, out, "driver", json_object_new_string(d->name));
         migrate_device_keys(m, name, d->name, old, out);
+        char why[512];
+        int r = migrate_bus_add(&m->bus, name, d, out, why, sizeof(why));
+        if (r != 0) {
+                if (r < 0)
+                        m->oom = true;
+                else
+                        warn(m, kp, "%s: device dropped (one RS485 bus carries one protocol and speed here; give it "
+                                    "its own adapter and add it again)", why);
+                json_object_put(out);
+                return;
+        }
         put_new(m, devices, name, out);
 }
 
@@ -656,7 +669,9 @@ int migrate_text(const char *text, size_t size, const struct migrate_options *o,
                 fprintf(err, "error: expected a JSON object at the top level\n");
                 return EX_CONFIG;
         }
-        return migrate_root(&m, root, out);
+        int r = migrate_root(&m, root, out);
+        migrate_bus_done(&m.bus);
+        return r;
 }
 
 int migrate_file(const char *path, const struct migrate_options *o, FILE *out, FILE *err) {

@@ -100,7 +100,7 @@ fi
 
 # What the 1.x example must show.
 run --migrate-config "$tmp/old/config-1x.json"
-for want in 'warning: devices.bat4: driver pylonLv is not in this build' \
+for want in 'warning: devices.sol2: /dev/ttyUSB1 is also used by devices.bat4, which speaks Pylontech; genericSolar speaks Modbus RTU: device dropped' \
         'warning: devices.wallbox: driver heidelbergWallbox is not in this build' \
         'warning: devices.sol1.port: ext1 became /dev/ttyUSB0' \
         'note: devices.bat3: driver jkBmsBd is now called jkBmsBd4' \
