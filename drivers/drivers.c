@@ -17,6 +17,7 @@ const struct driver *const driver_table[] = {
         &driver_mqtt_consumption,
         &driver_generic_solar,
         &driver_pylon_lv,
+        &driver_growatt_inverter_modbus,
         &driver_http_consumption,
         NULL,
 };

@@ -34,7 +34,7 @@ static const struct {
         const char *name;
 } aliases[] = {
         { "jkBmsBd", "jkBmsBd4" },
-        /* { "growattinvertermodbus", "growattInverterModbus" } goes here with that driver. */
+        { "growattinvertermodbus", "growattInverterModbus" },
 };
 
 const char *registry_alias_target(const char *name) {

@@ -958,7 +958,7 @@ static const struct bad_case bad_cases[] = {
             "devices.d1.control.gpio.line: required integer is missing"),
         /* drivers and device names */
         BAD2("unknown driver", DEV("{\"driver\": \"jkBmsBD4\"}"), "devices.d1.driver: unknown driver \"jkBmsBD4\"",
-             "(known: ahoyDtu, daly8S24V60A, genericSolar, httpConsumption, jkBmsBd4, "),
+             "(known: ahoyDtu, daly8S24V60A, genericSolar, growattInverterModbus, httpConsumption, jkBmsBd4, "),
         BAD2("device name too long", DEVICES("\"" NAME33 "\": {\"driver\": \"lltPowerBmsV4Ble\"}"),
              "devices: invalid device name", NAME33),
         BAD("device name with a space", DEVICES("\"bat 1\": {\"driver\": \"lltPowerBmsV4Ble\"}"),
