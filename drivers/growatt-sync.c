@@ -197,11 +197,11 @@ void growatt_sync_answer(struct growatt_sync *s, enum growatt_txn txn, const str
         (void) req;
 }
 
+/* Two failures in a row, of any transactions, are a fault (upstream's debounce counts the same one twice;
+ * with the round robin an unplugged inverter would fail a different one each time and never be a fault). */
 void growatt_sync_failed(struct growatt_sync *s, enum growatt_txn txn) {
-        if (txn == s->last_failed)
-                s->failures++;
-        else
-                s->last_failed = txn, s->failures = 1;
+        s->last_failed = txn;
+        s->failures++;
 }
 
 void growatt_sync_set_on(struct growatt_sync *s, bool on) {

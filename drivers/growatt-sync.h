@@ -62,7 +62,7 @@ struct growatt_sync {
         unsigned slot;         /* round robin */
 
         enum growatt_txn last_failed;
-        unsigned failures;     /* the same transaction in a row */
+        unsigned failures;     /* failed transactions in a row */
 
         double measured_w[GROWATT_MEASURED_WINDOW];
         unsigned n_measured, next_measured;

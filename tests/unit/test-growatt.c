@@ -215,6 +215,24 @@ static void test_frames(void **state) {
         assert_memory_equal(buf, on_xx00s, 8);
 }
 
+/* An unplugged inverter fails a different transaction each second: two in a row are a fault all the same. */
+static void test_fault_any_two(void **state) {
+        struct growatt_sync s;
+        struct modbus_request q = {};
+
+        (void) state;
+        growatt_sync_init(&s, GROWATT_TL_X, NULL, 1500, false);
+        growatt_sync_answer(&s, GROWATT_TXN_WRITE_MEMORY, &q, NULL, SEC(1));
+        growatt_sync_answer(&s, GROWATT_TXN_READ_ONOFF, &q, (const uint8_t[]) { 0, 0 }, SEC(2));
+        assert_int_equal(growatt_sync_status(&s), DEVICE_STATUS_OFF);
+        growatt_sync_failed(&s, GROWATT_TXN_READ_POWER);
+        assert_int_equal(growatt_sync_status(&s), DEVICE_STATUS_OFF);
+        growatt_sync_failed(&s, GROWATT_TXN_READ_STATE);
+        assert_int_equal(growatt_sync_status(&s), DEVICE_STATUS_FAULT);
+        growatt_sync_answer(&s, GROWATT_TXN_READ_ONOFF, &q, (const uint8_t[]) { 0, 0 }, SEC(3));
+        assert_int_equal(growatt_sync_status(&s), DEVICE_STATUS_OFF);
+}
+
 static void test_mapping(void **state) {
         (void) state;
         assert_int_equal(growatt_linear_percent(1500, 0), 1); /* not every model takes 0 % */
@@ -403,6 +421,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_frames),
                 cmocka_unit_test(test_mapping),
+                cmocka_unit_test(test_fault_any_two),
                 cmocka_unit_test_setup_teardown(test_switch_on_and_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
