@@ -35,12 +35,14 @@ const char *growatt_txn_to_string(enum growatt_txn t) {
         return t < GROWATT_TXN_KINDS ? names[t] : "?";
 }
 
+/* The step at or below the request, as a LUT gives (the netzero algorithms count on it: a request never
+ * produces more); upstream rounds to the nearest percent. */
 int growatt_linear_percent(int max_w, int power_w) {
         long p;
 
         if (max_w <= 0)
                 return 1;
-        p = lround(100.0 * power_w / max_w);
+        p = power_w <= 0 ? 0 : (long) power_w * 100 / max_w;
         return (int) (p < 1 ? 1 : p > 100 ? 100 : p);
 }
 

@@ -93,6 +93,6 @@ int growatt_sync_power_w(const struct growatt_sync *s);
 bool growatt_sync_measured_w(const struct growatt_sync *s, double *ret_w);
 
 const char *growatt_txn_to_string(enum growatt_txn t);
-/* Power <-> percent on a linear scale of max_w: percent clamp(round(100 P / max), 1, 100), power floor(pct max / 100). */
+/* Power <-> percent on a linear scale of max_w: percent clamp(floor(100 P / max), 1, 100), power floor(pct max / 100). */
 int growatt_linear_percent(int max_w, int power_w);
 int growatt_linear_power_w(int max_w, int percent);

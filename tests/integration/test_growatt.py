@@ -43,7 +43,7 @@ class Growatt(HbTestCase):
         })
         c["general"]["default_mode"] = "discharge"
         c["netzero"] = {"enabled": True, "signed": True, "maturity_time_span": 2, "evaluated_time_span": 6,
-                        "algorithm": "classic",
+                        "algorithm": os.environ.get("HB_GROWATT_ALGORITHM", "direct"),
                         "power_offset": 0, "power_hysteresis": 10, "power_change_upwards": 400,
                         "power_change_downwards": 400}
         self.house = {"w": house_w, "on": True}

@@ -236,9 +236,10 @@ static void test_fault_any_two(void **state) {
 static void test_mapping(void **state) {
         (void) state;
         assert_int_equal(growatt_linear_percent(1500, 0), 1); /* not every model takes 0 % */
-        assert_int_equal(growatt_linear_percent(1500, 22), 1);
-        assert_int_equal(growatt_linear_percent(1500, 23), 2); /* round(1.53) */
-        assert_int_equal(growatt_linear_percent(1500, 1492), 99);
+        assert_int_equal(growatt_linear_percent(1500, 29), 1);
+        assert_int_equal(growatt_linear_percent(1500, 30), 2);
+        assert_int_equal(growatt_linear_percent(1500, 1499), 99); /* never more than asked: 100 % is 1500 W */
+        assert_int_equal(growatt_linear_percent(1500, 1500), 100);
         assert_int_equal(growatt_linear_percent(1500, 5000), 100);
         assert_int_equal(growatt_linear_power_w(1500, 2), 30);
         assert_int_equal(growatt_linear_power_w(999, 1), 9); /* floor */
