@@ -33,8 +33,8 @@ class SerialHome:
         self.meter = pzem_sim.Meter(PZEM_ADDRESS)
         self.inverter = growatt_sim.Inverter(GROWATT_ADDRESS, "TL-X", pmax_w=GROWATT_PMAX_W)
         self.rs485 = ModbusBusSim(self._args("rs485"), [self.meter, self.inverter])
-        self.packs = [pylon_sim.Pack(a, s, cells=p.n_cells, temps=p.n_temps + 1)
-                      for a, (s, p) in enumerate(zip(PACK_SERIALS, plant.battery.packs))]
+        soc = plant.battery.soc
+        self.packs = [pylon_sim.Pack(a, s, p.values(soc)) for a, (s, p) in enumerate(zip(PACK_SERIALS, plant.battery.packs))]
         self.pylon = pylon_sim.Sim(self._args("pylon"), self.packs)
         self.threads = []
         self.servers = []
