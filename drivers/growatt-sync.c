@@ -152,8 +152,12 @@ static uint32_t u32_high_first(const uint8_t *data) {
 }
 
 static void state_read(struct growatt_sync *s, int i0) {
-        /* A restart: the limit is volatile and H2 may be back to its default. */
-        if (s->i0_known && s->i0 != GROWATT_STATE_NORMAL && i0 == GROWATT_STATE_NORMAL) {
+        /* Left normal while it was meant to run (not because it was switched off): a restart. */
+        if (s->i0_known && s->i0 == GROWATT_STATE_NORMAL && i0 != GROWATT_STATE_NORMAL && s->target_on && s->h0_on)
+                s->left_normal = true;
+        /* Back to normal after a restart: the limit is volatile and H2 may be back to its default. */
+        if (s->left_normal && i0 == GROWATT_STATE_NORMAL) {
+                s->left_normal = false;
                 s->memory_due = true;
                 s->h3_known = false;
         }

@@ -55,6 +55,7 @@ struct growatt_sync {
         int h3_percent;
         bool i0_known;
         int i0;
+        bool left_normal;      /* I0 left normal while on: a restart until it is back */
         bool memory_due;       /* H2 after a connect or an inverter restart */
         bool h0_readback, h3_readback;
         uint64_t h0_written_usec, h3_written_usec;

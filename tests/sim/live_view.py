@@ -261,9 +261,9 @@ class View:
         out.append("grid meter      imported %.2f Wh, exported %.2f Wh" % (de["imported_wh"], de["exported_wh"]))
         out.append("inverter        produced %.2f Wh, %.2f Wh of it above the house load" % (
             de["inverter_wh"], de["inverter_over_load_wh"]))
-        out.append("solar, charger  MPPT %.2f Wh, grid charger %.2f Wh" % (de["solar_wh"], de["charger_wh"]))
+        out.append("solar, charger  solar %.2f Wh, grid charger %.2f Wh" % (de["solar_wh"], de["charger_wh"]))
         out.append("battery         SoC %.1f %% -> %.1f %%" % (self.first["battery"]["soc"], st["battery"]["soc"]))
-        out.append("commands sent   %d: %s (as the devices received them; MPPT reads not counted)" % (
+        out.append("commands sent   %d: %s (as the devices received them; reads not counted)" % (
             sum(dc.values()), self.command_text(dc) or "none"))
         out.append("daemon          mode %s, locks %s" % (
             d.get("mode/actual") or "?",

@@ -233,6 +233,29 @@ static void test_fault_any_two(void **state) {
         assert_int_equal(growatt_sync_status(&s), DEVICE_STATUS_OFF);
 }
 
+/* Switched on, an inverter goes from waiting to normal: no restart, no second H2 write. */
+static void test_waiting_to_normal(void **state) {
+        struct growatt_sync s;
+        struct modbus_request q = {};
+
+        (void) state;
+        growatt_sync_init(&s, GROWATT_TL_X, NULL, 1500, false);
+        growatt_sync_answer(&s, GROWATT_TXN_WRITE_MEMORY, &q, NULL, SEC(1));
+        growatt_sync_answer(&s, GROWATT_TXN_READ_STATE, &q, (const uint8_t[]) { 0, 0 }, SEC(2));
+        growatt_sync_set_on(&s, true);
+        growatt_sync_answer(&s, GROWATT_TXN_READ_ONOFF, &q, (const uint8_t[]) { 0, 1 }, SEC(3));
+        growatt_sync_answer(&s, GROWATT_TXN_READ_STATE, &q, (const uint8_t[]) { 0, 1 }, SEC(4));
+        assert_false(s.memory_due);
+        /* Switched off and on again: the same. */
+        growatt_sync_set_on(&s, false);
+        growatt_sync_answer(&s, GROWATT_TXN_READ_ONOFF, &q, (const uint8_t[]) { 0, 0 }, SEC(5));
+        growatt_sync_answer(&s, GROWATT_TXN_READ_STATE, &q, (const uint8_t[]) { 0, 0 }, SEC(6));
+        growatt_sync_set_on(&s, true);
+        growatt_sync_answer(&s, GROWATT_TXN_READ_ONOFF, &q, (const uint8_t[]) { 0, 1 }, SEC(7));
+        growatt_sync_answer(&s, GROWATT_TXN_READ_STATE, &q, (const uint8_t[]) { 0, 1 }, SEC(8));
+        assert_false(s.memory_due);
+}
+
 static void test_mapping(void **state) {
         (void) state;
         assert_int_equal(growatt_linear_percent(1500, 0), 1); /* not every model takes 0 % */
@@ -299,9 +322,9 @@ static void test_switch_on_and_limit(void **state) {
 }
 
 /* Answers reads (I0 with i0, H0 on, H3 with h3, output power 0) second by second until a write is on the
- * bus; returns it. */
-static const struct fake_bus_request *reads_until_write(struct fixture *f, uint16_t i0, uint16_t h3) {
-        for (int i = 0; i < 20; i++) {
+ * bus (returned), at most `seconds`. */
+static const struct fake_bus_request *reads_for(struct fixture *f, int seconds, uint16_t i0, uint16_t h3) {
+        for (int i = 0; i < seconds; i++) {
                 const struct fake_bus_request *r;
                 fake_host_advance(f->h, SEC(1));
                 r = fake_host_bus_pending(f->h);
@@ -315,8 +338,15 @@ static const struct fake_bus_request *reads_until_write(struct fixture *f, uint1
                 else
                         answer_regs(f, (uint16_t[]) { r->data[3] == 3 ? h3 : 1 }, 1);
         }
-        fail_msg("no write within 20 s");
         return NULL;
+}
+
+static const struct fake_bus_request *reads_until_write(struct fixture *f, uint16_t i0, uint16_t h3) {
+        const struct fake_bus_request *r = reads_for(f, 20, i0, h3);
+
+        if (!r)
+                fail_msg("no write within 20 s");
+        return r;
 }
 
 /* The inverter restarts (I0 leaves normal and comes back): H2 and the limit again. */
@@ -339,15 +369,19 @@ static void test_restart(void **state) {
         expect_req(f, MODBUS_READ_INPUT, 35, 2);
         answer_regs(f, (uint16_t[]) { 0, 6000 }, 2);
         expect_req(f, MODBUS_READ_INPUT, 0, 1);
-        answer_regs(f, (uint16_t[]) { 3 }, 1); /* fault */
+        answer_regs(f, (uint16_t[]) { 1 }, 1);
         fake_host_take_reports(f->h, INV, &status, &power);
-        assert_int_equal(status, DEVICE_STATUS_FAULT);
-        assert_int_equal(power, INT_MIN); /* it never produced: still 0 */
-        /* While it restarts, H3 reads "not limited": the limit goes out again. */
+        assert_int_equal(status, DEVICE_STATUS_ON);
+        assert_int_equal(power, 600);
+        /* It restarts: I0 fault, and H3 reads "not limited": the limit goes out again. */
         r = reads_until_write(f, 3, 255);
         assert_int_equal(r->data[3], 3);
         assert_int_equal(r->data[5], 40);
         echo(f);
+        assert_null(reads_for(f, 8, 3, 40)); /* a round robin: I0 read */
+        fake_host_take_reports(f->h, INV, &status, &power);
+        assert_int_equal(status, DEVICE_STATUS_FAULT);
+        assert_int_equal(power, 0);
         /* Normal again: H2 := 0 first (it may be back to its default), then the limit once more. */
         r = reads_until_write(f, 1, 40);
         assert_int_equal(r->data[3], 2);
@@ -423,6 +457,7 @@ int main(void) {
                 cmocka_unit_test(test_frames),
                 cmocka_unit_test(test_mapping),
                 cmocka_unit_test(test_fault_any_two),
+                cmocka_unit_test(test_waiting_to_normal),
                 cmocka_unit_test_setup_teardown(test_switch_on_and_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
