@@ -25,6 +25,8 @@
 #define SEARCH_ROUNDS 3
 #define RESEARCH_AFTER 3    /* failed reads in a row before the pack is searched again */
 #define SERIAL_MAX 32
+#define OPEN_WAIT_USEC (250 * USEC_PER_MSEC)
+#define OPEN_WAITS 12       /* the port opens from the loop: the first read waits up to 3 s for it */
 
 struct pylon_lv_config {
         char *port;
@@ -36,6 +38,7 @@ struct pylon_lv_config {
 
 enum step {
         STEP_IDLE,
+        STEP_OPENING,       /* the first read waits for the port */
         STEP_SEARCH,
         STEP_PARAMS,
         STEP_ANALOG,
@@ -70,6 +73,9 @@ struct pylon_lv {
         struct pylon_management management;
         bool warned_full;
         bool read_wanted;  /* read() came while 0x44/0x92 were still on their way */
+        bool seen_open;
+        unsigned open_waits;
+        struct host_timer *open_timer;
         uint8_t info[PYLON_INFO_MAX];
         struct ratelimit rl[FAIL_KINDS];
 };
@@ -164,8 +170,8 @@ static uint8_t command(enum step s) {
 }
 
 static const char *step_name(enum step s) {
-        static const char *const names[] = { "idle", "serial number", "system parameters", "analog values",
-                                             "alarm info", "management info" };
+        static const char *const names[] = { "idle", "opening", "serial number", "system parameters",
+                                             "analog values", "alarm info", "management info" };
         return names[s];
 }
 
@@ -176,7 +182,10 @@ static int send_request(struct pylon_lv *p) {
 
         pylon_request_build(p->asked, command(p->step), buf);
         p->attempt++;
-        return transport_bus_request(p->device, p->bus, buf, sizeof(buf), TIMEOUT_USEC, on_answer, p);
+        int r = transport_bus_request(p->device, p->bus, buf, sizeof(buf), TIMEOUT_USEC, on_answer, p);
+        if (r >= 0)
+                p->seen_open = true;
+        return r;
 }
 
 static int ask(struct pylon_lv *p, enum step s, uint8_t adr) {
@@ -428,8 +437,27 @@ static void start_read(struct pylon_lv *p) {
 
 /* ---- ops ---- */
 
+static void on_open_wait(void *userdata) {
+        struct pylon_lv *p = userdata;
+
+        if (!transport_bus_is_open(p->device, p->bus) && ++p->open_waits < OPEN_WAITS &&
+            host_timer_arm(p->device, p->open_timer, now(p) + OPEN_WAIT_USEC, 0) >= 0)
+                return;
+        p->step = STEP_IDLE;
+        start_read(p); /* still closed: fails as an unplugged port does */
+}
+
 static int pylon_lv_read(void *state) {
         struct pylon_lv *p = state;
+
+        if (!p->seen_open) {
+                p->seen_open = transport_bus_is_open(p->device, p->bus);
+                if (!p->seen_open && p->step == STEP_IDLE &&
+                    host_timer_arm(p->device, p->open_timer, now(p) + OPEN_WAIT_USEC, 0) >= 0) {
+                        p->step = STEP_OPENING;
+                        return 0;
+                }
+        }
 
         if (p->step == STEP_ALARMS || p->step == STEP_MANAGEMENT) {
                 p->read_wanted = true; /* starts once the logged-only requests are through */
@@ -447,6 +475,7 @@ static void pylon_lv_free(void *state) {
         if (!p)
                 return;
         transport_bus_close(p->device, p->bus);
+        host_timer_free(p->device, p->open_timer);
         free(p);
 }
 
@@ -463,6 +492,10 @@ static int pylon_lv_new(struct device *d, const void *config, void **ret) {
         for (size_t k = 0; k < FAIL_KINDS; k++)
                 p->rl[k] = RATELIMIT_INIT(60 * USEC_PER_SEC, 1);
         device_set_read_interval(d, (uint64_t) c->interval_s * USEC_PER_SEC);
+        if (host_timer_new(d, on_open_wait, p, &p->open_timer) < 0) {
+                free(p);
+                return -ENOMEM;
+        }
         *ret = p;
         return 0;
 }

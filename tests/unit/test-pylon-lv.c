@@ -281,6 +281,28 @@ static void test_failures_and_research(void **state) {
         finish_read(f, 1);
 }
 
+/* The port opens from the loop: the first read waits for it (up to 3 s) instead of failing. */
+static void test_first_read_waits_for_port(void **state) {
+        struct fixture *f = *state;
+
+        start(f, "");
+        fake_host_bus_unplug(f->h); /* not open yet */
+        assert_int_equal(f->drv->battery->read(f->state), 0);
+        assert_null(fake_host_bus_pending(f->h));
+        fake_host_advance(f->h, 600000);
+        assert_null(fake_host_next_report(f->h));
+        fake_host_bus_plug(f->h);
+        fake_host_advance(f->h, 250000);
+        expect(f, 0, PYLON_SERIAL);
+        fake_host_bus_fail(f->h, -ENODEV);
+        expect_failed(f, -ENODEV);
+        /* Once seen open, a closed port fails the read at once. */
+        fake_host_bus_unplug(f->h);
+        assert_int_equal(f->drv->battery->read(f->state), 0);
+        expect_failed(f, -ENOTCONN);
+        fake_host_bus_plug(f->h);
+}
+
 static void test_config(void **state) {
         struct fixture *f = *state;
         char err[512];
@@ -319,6 +341,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_address_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failures_and_research, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_first_read_waits_for_port, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
