@@ -85,6 +85,11 @@ static int mqtt_battery_config_temperature_count(const void *config) {
         return c->binary ? c->temperature_count : -ENODATA;
 }
 
+static int mqtt_battery_config_cell_count(const void *config) {
+        const struct mqtt_battery_config *c = config;
+        return c->binary ? c->cells_count : -ENODATA;
+}
+
 struct mqtt_battery {
         struct device *device;
         const struct mqtt_battery_config *config;
@@ -167,6 +172,7 @@ const struct driver driver_mqtt_battery = {
         .free_config = mqtt_battery_free_config,
         .config_mqtt_topics = mqtt_battery_config_mqtt_topics,
         .config_temperature_count = mqtt_battery_config_temperature_count,
+        .config_cell_count = mqtt_battery_config_cell_count,
         .new = mqtt_battery_new,
         .free = mqtt_battery_free,
         .start = mqtt_battery_start,

@@ -31,7 +31,6 @@ struct class_member {
         bool read_pending;
         unsigned read_failures;
         char last_error[96];
-        bool no_temperature_logged; /* the error about a missing sensor was logged */
         struct ratelimit implausible_rl;
         /* consumption */
         bool heard;

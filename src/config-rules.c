@@ -142,29 +142,45 @@ static void check_topics(struct config_ctx *ctx, const struct config *c) {
                 free(own[o].filter);
 }
 
-/* A temperature check cannot protect a battery without a sensor: at run time it would keep its classes
- * locked for good. What the config shows is refused here; a BMS tells only at run time. */
-static void check_temperatures(struct config_ctx *ctx, const struct config *c) {
-        static const enum lock_id temp_checks[] = { LOCK_TEMP_LOW_CHARGE, LOCK_TEMP_LOW_DISCHARGE,
-                                                    LOCK_TEMP_HIGH_CHARGE, LOCK_TEMP_HIGH_DISCHARGE };
+/* Whether battery device d can ever report cells (temperatures): its driver's count, when the config
+ * already tells it (mqttBattery's counts, victronSmartShunt's no cells); a BMS tells only at run time. */
+static bool can_report(const struct config_device *d, bool cells) {
+        int (*count)(const void *) = cells ? d->driver->config_cell_count : d->driver->config_temperature_count;
 
-        for (size_t t = 0; t < ELEMENTSOF(temp_checks); t++) {
-                char kp[64];
+        return !count || count(d->driver_config) != 0;
+}
 
-                if (!c->supervisor.checks[temp_checks[t]].enabled)
+/* A cell or temperature check with no battery that could ever deliver what it needs would keep its
+ * classes locked for good: refused here. A battery without cells or temperatures among others that have
+ * them gives no decision for those checks (docs/control.md). */
+static void check_values_reported(struct config_ctx *ctx, const struct config *c) {
+        static const enum lock_id checks[] = { LOCK_CELL_LOW, LOCK_CELL_HIGH, LOCK_TEMP_LOW_CHARGE,
+                                               LOCK_TEMP_LOW_DISCHARGE, LOCK_TEMP_HIGH_CHARGE,
+                                               LOCK_TEMP_HIGH_DISCHARGE };
+
+        for (size_t t = 0; t < ELEMENTSOF(checks); t++) {
+                bool cells = checks[t] == LOCK_CELL_LOW || checks[t] == LOCK_CELL_HIGH, any = false;
+                char kp[64], names[256] = "";
+                size_t len = 0, n = 0;
+
+                if (!c->supervisor.checks[checks[t]].enabled)
                         continue;
-                snprintf(kp, sizeof(kp), "supervisor.%s", lock_to_string(temp_checks[t]));
-                for (size_t i = 0; i < c->n_devices; i++) {
+                for (size_t i = 0; i < c->n_devices && !any; i++) {
                         const struct config_device *d = &c->devices[i];
-                        if (!(d->driver->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)) ||
-                            !d->driver->config_temperature_count ||
-                            d->driver->config_temperature_count(d->driver_config) != 0)
+                        if (!(d->driver->classes & CLASS_BIT(DEVICE_CLASS_BATTERY)))
                                 continue;
-                        config_error(ctx, kp,
-                                     "enabled, but battery devices.%s (%s) has no temperature sensor: disable the "
-                                     "check or configure the battery's sensors",
-                                     d->name, d->driver->name);
+                        any = can_report(d, cells);
+                        if (!any && len < sizeof(names))
+                                len += (size_t) snprintf(names + len, sizeof(names) - len, "%sdevices.%s (%s)",
+                                                         n++ ? ", " : "", d->name, d->driver->name);
                 }
+                if (any || n == 0)
+                        continue;
+                snprintf(kp, sizeof(kp), "supervisor.%s", lock_to_string(checks[t]));
+                config_error(ctx, kp,
+                             "enabled, but no battery can report %s (%s): disable the check "
+                             "(\"%s\": {\"enabled\": false}) or add a battery that reports them",
+                             cells ? "cell voltages" : "a temperature", names, lock_to_string(checks[t]));
         }
 }
 
@@ -233,6 +249,6 @@ static void check_serial_ports(struct config_ctx *ctx, const struct config *c) {
 void config_check_rules(struct config_ctx *ctx, struct config *c) {
         check_classes(ctx, c);
         check_topics(ctx, c);
-        check_temperatures(ctx, c);
+        check_values_reported(ctx, c);
         check_serial_ports(ctx, c);
 }

@@ -49,6 +49,7 @@ struct control {
         char lock_reasons[_LOCK_MAX][96]; /* the reasons of the locks in stats, with battery names */
         bool protect_all;
         bool supervised; /* a supervisor pass has run: its locks are known */
+        bool missing_logged[2]; /* log_missing_values(): cells, temperatures */
         int energy_day;
         struct control_stats stats;
 };
@@ -227,27 +228,38 @@ static void apply_mode_result(struct control *ctl, const struct mode_result *res
                 OUTPUT(&ctl->out, mode_actual, res->displayed);
 }
 
-/* A temperature check with a battery that reports no sensor: the lock holds
- * (fail safe), and the user is told once per battery, at error level, why. */
-static void log_missing_temperatures(struct control *ctl, const struct supervisor_result *res) {
-        const struct supervisor_lock *temp_lock = NULL;
+/* A cell or temperature check held because no battery reports what it needs (every battery delivered,
+ * none has cells / a temperature): one error line naming the check and the batteries, again only after
+ * one reported them. */
+static void log_missing_values(struct control *ctl, const struct supervisor_result *res) {
+        static const char *const what[2] = { "cell voltages", "a temperature" };
+        const size_t missing_at[2] = { res->no_cells_battery, res->no_temperature_battery };
 
-        for (size_t i = 0; i < res->n_locks && !temp_lock; i++)
-                if (res->locks[i].reason && res->locks[i].battery != SIZE_MAX)
-                        temp_lock = &res->locks[i];
-        for (size_t b = 0; b < ctl->n_batteries; b++) {
-                struct class_member *m = ctl->batteries[b];
-                bool missing = temp_lock && m->has_record && m->record.n_temps == 0;
+        for (size_t k = 0; k < 2; k++) {
+                bool missing = missing_at[k] != SIZE_MAX;
+                const char *check = NULL;
+                char names[256] = "";
+                size_t len = 0;
 
-                if (missing && !m->no_temperature_logged)
-                        log_error(m->name,
-                                  "The battery reports no temperature sensor while supervisor.%s is enabled: "
-                                  "that lock stays active (temperature unknown) until it reports one",
-                                  temp_lock->name);
-                else if (!missing && m->no_temperature_logged && m->has_record && m->record.n_temps > 0)
-                        log_info(m->name, "The battery reports a temperature again");
-                if (missing || (m->has_record && m->record.n_temps > 0))
-                        m->no_temperature_logged = missing;
+                if (missing == ctl->missing_logged[k])
+                        continue;
+                ctl->missing_logged[k] = missing;
+                if (!missing) {
+                        log_info("supervisor", "A battery reports %s again", what[k]);
+                        continue;
+                }
+                for (size_t i = 0; i < res->n_locks && !check; i++) {
+                        bool cell = res->locks[i].id == LOCK_CELL_LOW || res->locks[i].id == LOCK_CELL_HIGH;
+                        if (res->locks[i].reason && cell == (k == 0))
+                                check = res->locks[i].name;
+                }
+                for (size_t b = 0; b < ctl->n_batteries && len < sizeof(names); b++)
+                        len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s", b ? ", " : "",
+                                                 ctl->batteries[b]->name);
+                log_error("supervisor",
+                          "supervisor.%s is enabled, but no battery reports %s (%s): that lock stays active "
+                          "until one does",
+                          check ? check : "?", what[k], names);
         }
 }
 
@@ -262,7 +274,7 @@ static void explain_locks(struct control *ctl, struct supervisor_result *res) {
                          ctl->batteries[l->battery]->name);
                 l->reason = ctl->lock_reasons[l->id];
         }
-        log_missing_temperatures(ctl, res);
+        log_missing_values(ctl, res);
 }
 
 static void run_supervisor(struct control *ctl, uint64_t now_usec, bool mqtt_connected, bool *ret_feed) {

@@ -78,6 +78,7 @@ struct supervisor {
 /* Extremes over the latest record of every battery that has one. */
 struct battery_extremes {
         size_t n_records;
+        size_t n_cells;
         int64_t cell_min_mv, cell_max_mv;
         size_t n_temps;
         int64_t temp_min_dc, temp_max_dc;
@@ -223,9 +224,8 @@ static enum verdict time_verdict(const struct supervisor *sup, enum lock_id id, 
         return age > (uint64_t) sup->threshold[id] ? VERDICT_ACTIVE : VERDICT_INACTIVE;
 }
 
+/* A record without cells (a shunt) or temperatures is valid: it gives no decision for those checks. */
 static const char *record_problem(const struct battery_record *r) {
-        if (r->n_cells == 0)
-                return "battery record has no cells";
         if (r->n_cells > BATTERY_CELLS_MAX)
                 return "battery record has too many cells";
         if (r->n_temps > BATTERY_TEMPS_MAX)
@@ -267,6 +267,7 @@ static const char *collect_extremes(const struct supervisor_input *in, struct ba
                                 e.cell_min_mv = mv;
                         if (mv > e.cell_max_mv)
                                 e.cell_max_mv = mv;
+                        e.n_cells++;
                 }
                 for (size_t i = 0; i < r->n_temps; i++) {
                         int64_t dc = to_units(r->temps_c[i], 10.0);
@@ -349,22 +350,28 @@ static void run_time_checks(struct supervisor *sup, const struct supervisor_inpu
                 time_verdict(sup, LOCK_BATTERY_OFFLINE, oldest_age) == VERDICT_ACTIVE;
 }
 
-static size_t first_without_temperature(const struct supervisor_input *in) {
+/* Every configured battery has delivered a record. */
+static bool all_delivered(const struct supervisor_input *in) {
         for (size_t b = 0; b < in->n_batteries; b++)
-                if (in->batteries[b].record && in->batteries[b].record->n_temps == 0)
-                        return b;
-        return SIZE_MAX;
+                if (!in->batteries[b].record)
+                        return false;
+        return in->n_batteries > 0;
 }
 
+/* Every battery has delivered and none carries what a check of this kind needs: the check holds (fail
+ * safe), with a reason; before that, the start rule holds (no decision yet). */
+static bool values_missing(const struct supervisor_input *in, const struct battery_extremes *e,
+                           enum check_kind kind) {
+        return all_delivered(in) && (kind == KIND_CELL ? e->n_cells == 0 : e->n_temps == 0);
+}
 /* Returns the reason why the battery data cannot be evaluated, or NULL. */
 static const char *run_battery_checks(struct supervisor *sup, const struct supervisor_input *in,
-                                      size_t *ret_battery, size_t *ret_no_temperature) {
+                                      size_t *ret_battery, size_t *ret_no_temperature, size_t *ret_no_cells) {
         struct battery_extremes e = { .n_records = 0 };
         bool have_batteries = in->n_batteries > 0;
-        size_t no_temp = first_without_temperature(in);
         const char *problem;
 
-        *ret_no_temperature = SIZE_MAX;
+        *ret_no_temperature = *ret_no_cells = SIZE_MAX;
         problem = collect_extremes(in, &e, ret_battery);
 
         for (enum lock_id id = 0; id < _LOCK_MAX; id++) {
@@ -380,22 +387,22 @@ static const char *run_battery_checks(struct supervisor *sup, const struct super
                         sup->decided[id] = false;
                         continue;
                 }
-                /* A battery that reports no temperature cannot be judged: its
-                 * temperature locks hold (fail safe), as a visible, non-fatal
-                 * lock with a reason, until it reports one; the other batteries'
-                 * values cannot clear it. Judged afresh once it does. */
-                if (kind == KIND_TEMP && !problem && no_temp != SIZE_MAX) {
+                /* Batteries without cells or temperatures give no decision for those checks; when
+                 * every battery has delivered and none has them, the lock holds (unknown is not safe)
+                 * as a visible, non-fatal lock with a reason. Judged afresh once one reports them. */
+                if (!problem && values_missing(in, &e, kind)) {
                         sup->active[id] = true;
                         sup->decided[id] = false;
-                        sup->reason[id] = "no temperature sensor";
-                        sup->reason_battery[id] = no_temp;
-                        *ret_no_temperature = no_temp;
+                        sup->reason[id] = kind == KIND_CELL ? "no cell voltages" : "no temperature sensor";
+                        sup->reason_battery[id] = 0;
+                        *(kind == KIND_CELL ? ret_no_cells : ret_no_temperature) = 0;
                         continue;
                 }
 
                 /* A bad record makes the whole pass undecided: the other batteries alone could
                  * clear a lock that the bad one should hold. */
-                if (problem || e.n_records == 0 || (kind == KIND_TEMP && e.n_temps == 0))
+                if (problem || e.n_records == 0 || (kind == KIND_TEMP && e.n_temps == 0) ||
+                    (kind == KIND_CELL && e.n_cells == 0))
                         v = VERDICT_NO_DECISION;
                 else if (id == LOCK_CELL_HIGH)
                         v = high_verdict(sup, id, e.cell_max_mv);
@@ -529,10 +536,11 @@ int supervisor_run(struct supervisor *sup, const struct supervisor_input *in, ui
                 .feed_watchdog = true,
                 .internal_battery = SIZE_MAX,
                 .no_temperature_battery = SIZE_MAX,
+                .no_cells_battery = SIZE_MAX,
         };
 
         run_time_checks(sup, in, now_usec);
-        reason = run_battery_checks(sup, in, &battery, &ret->no_temperature_battery);
+        reason = run_battery_checks(sup, in, &battery, &ret->no_temperature_battery, &ret->no_cells_battery);
         /* A bad record (reason) leaves them as they were: it must not clear a lock. */
         if (!reason)
                 run_soc_current_checks(sup, in);

@@ -103,9 +103,10 @@ struct supervisor_result {
          * (into supervisor_input.batteries) when a record was at fault, SIZE_MAX otherwise. */
         const char *internal_reason;
         size_t internal_battery;
-        /* The first battery whose record has no temperature while a temperature check is enabled
-         * (its temperature locks are then held active, not fatal), SIZE_MAX when none. */
+        /* 0 when every battery delivered and none has a temperature (cells) while such a check is
+         * enabled: those locks are then held active, not fatal; SIZE_MAX otherwise. */
         size_t no_temperature_battery;
+        size_t no_cells_battery;
 };
 
 struct supervisor;

@@ -89,6 +89,9 @@ struct driver {
         /* Batteries: the temperatures every record carries, or -ENODATA when
          * only the device can tell (a BMS). */
         int (*config_temperature_count)(const void *config);
+        /* Batteries: the cells every record carries (0: never any, e.g. a shunt), or -ENODATA when only
+         * the device can tell. NULL: a battery with cells. */
+        int (*config_cell_count)(const void *config);
         /* Serial drivers: the port and line settings the device needs, for
          * the rule that devices sharing a port agree on them. */
         int (*config_serial)(const void *config, const char **ret_port, struct serial_line *ret_line);

@@ -200,7 +200,7 @@ broken "two mqttBattery on one root_topic" 'devices.b2.root_topic: MQTT topic "o
         "{$mqtt, \"devices\": {\"b1\": {\"driver\": \"mqttBattery\", \"root_topic\": \"o/bat\", \"cells_count\": 8, \"temperature_count\": 1}, \"b2\": {\"driver\": \"mqttBattery\", \"root_topic\": \"o/bat\", \"cells_count\": 8, \"temperature_count\": 1}}}"
 broken "a meter on the daemon's own mode/set" 'devices.m.topic: MQTT topic "homebattery/mode/set" overlaps this daemon' \
         "{$mqtt, \"devices\": {\"m\": {\"driver\": \"mqttConsumption\", \"topic\": \"homebattery/mode/set\"}}}"
-broken "temperature check, battery without sensors" 'supervisor.temp_low_charge: enabled, but battery devices.garage (mqttBattery) has no temperature sensor' \
+broken "temperature check, battery without sensors" 'supervisor.temp_low_charge: enabled, but no battery can report a temperature (devices.garage (mqttBattery))' \
         "{$mqtt, \"supervisor\": {\"temp_low_charge\": {\"enabled\": true, \"threshold\": 10}}, \"devices\": {\"garage\": {\"driver\": \"mqttBattery\", \"root_topic\": \"o/bat\", \"cells_count\": 8, \"temperature_count\": 0}}}"
 broken "an integer beyond 64 bits" 'netzero.power_offset: 1000000000000000000000000000000 out of range' \
         "{$mqtt, \"netzero\": {\"enabled\": false, \"signed\": true, \"power_offset\": 1000000000000000000000000000000}}"

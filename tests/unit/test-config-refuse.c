@@ -320,12 +320,17 @@ static void test_temperatures(void **state) {
         static const struct refuse_case cases[] = {
                 { "mqttBattery without temperatures",
                   CFG("\"supervisor\": {" TEMP_LOW_CHARGE "}, \"devices\": {" MBAT("garage", "other/bat", "0") "}"),
-                  "supervisor.temp_low_charge: enabled, but battery devices.garage (mqttBattery) has no temperature",
-                  NULL, NULL },
+                  "supervisor.temp_low_charge: enabled, but no battery can report a temperature (devices.garage "
+                  "(mqttBattery))", NULL, NULL },
                 { "every enabled check is named",
                   CFG("\"supervisor\": {\"temp_high_discharge\": {\"enabled\": true, \"threshold\": 40}}, "
-                      "\"devices\": {" MBAT("garage", "other/bat", "0") ", " LLT "}"),
-                  "supervisor.temp_high_discharge:", "devices.garage", NULL },
+                      "\"devices\": {" MBAT("garage", "other/bat", "0") ", " MBAT("shed", "other/shed", "0") "}"),
+                  "supervisor.temp_high_discharge:", "devices.garage (mqttBattery), devices.shed (mqttBattery)",
+                  NULL },
+                { "one battery with temperatures is enough: the other gives no decision",
+                  CFG("\"supervisor\": {" TEMP_LOW_CHARGE "}, \"devices\": {" MBAT("garage", "other/bat", "0") ", "
+                      LLT "}"),
+                  NULL, NULL, NULL },
                 { "a disabled check",
                   CFG("\"supervisor\": {\"temp_low_charge\": {\"enabled\": false, \"threshold\": 10}},"
                       " \"devices\": {" MBAT("garage", "other/bat", "0") "}"),

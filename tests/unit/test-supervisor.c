@@ -883,10 +883,10 @@ static void test_watchdog(void **state) {
 }
 
 static void test_bad_record_internal(void **state) {
-        enum bad { BAD_NAN_CELL, BAD_INF_CELL, BAD_NINF_TEMP, BAD_NAN_TEMP, BAD_NO_CELLS, BAD_MANY_CELLS,
+        enum bad { BAD_NAN_CELL, BAD_INF_CELL, BAD_NINF_TEMP, BAD_NAN_TEMP, BAD_MANY_CELLS,
                    BAD_MANY_TEMPS };
         static const enum bad table[] = {
-                BAD_NAN_CELL, BAD_INF_CELL, BAD_NINF_TEMP, BAD_NAN_TEMP, BAD_NO_CELLS, BAD_MANY_CELLS,
+                BAD_NAN_CELL, BAD_INF_CELL, BAD_NINF_TEMP, BAD_NAN_TEMP, BAD_MANY_CELLS,
                 BAD_MANY_TEMPS,
         };
 
@@ -923,9 +923,6 @@ static void test_bad_record_internal(void **state) {
                 case BAD_NAN_TEMP:
                         recs[1].temps_c[0] = NAN;
                         break;
-                case BAD_NO_CELLS:
-                        recs[1].n_cells = 0;
-                        break;
                 case BAD_MANY_CELLS:
                         recs[1].n_cells = BATTERY_CELLS_MAX + 1;
                         break;
@@ -950,7 +947,7 @@ static void test_bad_record_internal(void **state) {
         }
 }
 
-/* An enabled temperature check and a battery that reports no temperature: the temperature locks
+/* An enabled temperature check and only a battery that reports no temperature: the temperature locks
  * hold (fail safe: unknown temperature, no charging), with a reason naming the battery, and they
  * are NOT fatal: the watchdog keeps being fed (they used to raise internal, and systemd restarted
  * the daemon every 30 s). */
@@ -985,21 +982,82 @@ static void test_no_temperatures_lock_not_fatal(void **state) {
                         assert_int_equal(r.locks[i].battery, 0);
                 }
 
-        /* A second battery with a warm sensor cannot clear it: the first is still unknown. */
+        /* A second battery with a sensor decides: the one without gives no decision (a shunt among BMS). */
         struct battery_record warm = record(3.3, 3.3, 25, 25);
         struct supervisor_battery two[2] = { bat, { .record = &warm, .last_good_read_usec = AT(100) } };
         in.batteries = two;
         in.n_batteries = 2;
         run(sup, &in, AT(101), &r);
-        assert_true(is_active(&r, LOCK_TEMP_LOW_CHARGE));
-        assert_true(r.feed_watchdog);
-
-        /* Once it reports a temperature it is judged afresh (no hysteresis from the held state). */
-        rec.n_temps = 1;
-        rec.temps_c[0] = 10.5;
-        run(sup, &in, AT(102), &r);
         assert_false(is_active(&r, LOCK_TEMP_LOW_CHARGE));
         assert_int_equal(r.no_temperature_battery, SIZE_MAX);
+        assert_true(r.feed_watchdog);
+        warm.temps_c[0] = 5;
+        run(sup, &in, AT(102), &r);
+        assert_true(is_active(&r, LOCK_TEMP_LOW_CHARGE));
+        for (size_t i = 0; i < r.n_locks; i++)
+                if (r.locks[i].id == LOCK_TEMP_LOW_CHARGE)
+                        assert_null(r.locks[i].reason); /* a measured lock */
+
+        /* Once the first reports a temperature it counts too. */
+        warm.temps_c[0] = 25;
+        rec.n_temps = 1;
+        rec.temps_c[0] = 12.5;
+        run(sup, &in, AT(103), &r);
+        assert_false(is_active(&r, LOCK_TEMP_LOW_CHARGE));
+        assert_int_equal(r.no_temperature_battery, SIZE_MAX);
+        supervisor_free(sup);
+}
+
+/* Batteries without cells (a shunt): no decision for the cell checks; a shunt alone keeps them active
+ * with a reason once it has delivered (not fatal); before every battery delivered, the start rule. */
+static void test_battery_without_cells(void **state) {
+        struct supervisor_config c = { .checks = { { .enabled = false } } };
+        struct battery_record shunt = record(3.3, 3.3, 20, 20), bms = record(3.3, 3.3, 20, 20);
+        struct supervisor_battery two[2] = { { .record = NULL, .last_good_read_usec = 0 },
+                                             { .record = &bms, .last_good_read_usec = AT(100) } };
+        struct supervisor_input in = { .mqtt_connected = true, .batteries = two, .n_batteries = 2 };
+        struct supervisor *sup;
+        struct supervisor_result r;
+
+        (void) state;
+        shunt.n_cells = 0;
+        shunt.n_temps = 0;
+        enable(&c, LOCK_CELL_LOW, 3.1, 0.1);
+        enable(&c, LOCK_CELL_HIGH, 3.65, 0.2);
+        sup = new_sup(&c);
+        /* The BMS alone decides while the shunt has not delivered (a record exists). */
+        run(sup, &in, AT(100), &r);
+        assert_false(is_active(&r, LOCK_CELL_LOW));
+        /* The shunt's record without cells: valid, no decision, the BMS still decides. */
+        two[0] = (struct supervisor_battery) { .record = &shunt, .last_good_read_usec = AT(100) };
+        run(sup, &in, AT(101), &r);
+        assert_false(is_active(&r, LOCK_INTERNAL));
+        assert_false(is_active(&r, LOCK_CELL_LOW));
+        assert_false(is_active(&r, LOCK_CELL_HIGH));
+        assert_int_equal(r.no_cells_battery, SIZE_MAX);
+        bms.cells_v[0] = 3.0;
+        run(sup, &in, AT(102), &r);
+        assert_true(is_active(&r, LOCK_CELL_LOW));
+        supervisor_free(sup);
+
+        /* The shunt alone: before its first record the start rule (locked, no reason); after it, held
+         * with the reason "no cell voltages", the watchdog fed. */
+        sup = new_sup(&c);
+        in.n_batteries = 1;
+        two[0].record = NULL;
+        run(sup, &in, AT(100), &r);
+        assert_true(is_active(&r, LOCK_CELL_LOW));
+        assert_int_equal(r.no_cells_battery, SIZE_MAX);
+        two[0].record = &shunt;
+        run(sup, &in, AT(101), &r);
+        assert_true(is_active(&r, LOCK_CELL_LOW));
+        assert_true(is_active(&r, LOCK_CELL_HIGH));
+        assert_false(is_active(&r, LOCK_INTERNAL));
+        assert_true(r.feed_watchdog);
+        assert_int_equal(r.no_cells_battery, 0);
+        for (size_t i = 0; i < r.n_locks; i++)
+                if (r.locks[i].id == LOCK_CELL_LOW)
+                        assert_string_equal(r.locks[i].reason, "no cell voltages");
         supervisor_free(sup);
 }
 
@@ -1100,6 +1158,7 @@ int main(void) {
                 cmocka_unit_test(test_watchdog),
                 cmocka_unit_test(test_bad_record_internal),
                 cmocka_unit_test(test_no_temperatures_lock_not_fatal),
+                cmocka_unit_test(test_battery_without_cells),
                 cmocka_unit_test(test_soc_and_current_charge),
         };
 
