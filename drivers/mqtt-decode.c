@@ -330,8 +330,8 @@ int mqtt_battery_parse_json(const void *payload, size_t len, struct battery_reco
         if (!get_number(root, "v", &r.voltage_v) || !get_number(root, "i", &r.current_a) ||
             !get_number(root, "soc", &r.soc_pct) || !get_number(root, "c", &r.remaining_ah))
                 k = BAD("v, i, soc and c must be numbers");
-        else if (!get_list(root, "cells", r.cells_v, BATTERY_CELLS_MAX, &r.n_cells) || r.n_cells == 0)
-                k = BAD("cells must be a list of 1..32 numbers");
+        else if (!get_list(root, "cells", r.cells_v, BATTERY_CELLS_MAX, &r.n_cells))
+                k = BAD("cells must be a list of at most 32 numbers");
         else if (json_object_object_get_ex(root, "temps", NULL) &&
                  !get_list(root, "temps", r.temps_c, BATTERY_TEMPS_MAX, &r.n_temps))
                 k = BAD("temps must be a list of up to 8 numbers");

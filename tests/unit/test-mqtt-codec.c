@@ -840,6 +840,9 @@ static const struct json_case json_cases[] = {
           0, 26, -3, 100, 61, 100, 7, 1, -5, -5, 1, 3, 3 },
         { "no temps, c_full, n", "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":61.2,\"cells\":[3.262]}", 0,
           26.1, -3.2, 55, 61.2, NAN, 0, 0, 0, 0, 1, 3.262, 3.262 },
+        /* A peer's battery without cells (a SmartShunt): valid, the supervisor's cell checks skip it. */
+        { "cells empty", "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":61.2,\"cells\":[]}", 0,
+          26.1, -3.2, 55, 61.2, NAN, 0, 0, 0, 0, 0, 0, 0 },
         { "temps empty", "{\"v\":26.1,\"i\":3.2,\"soc\":55,\"c\":61.2,\"temps\":[],\"cells\":[3.262]}", 0,
           26.1, 3.2, 55, 61.2, NAN, 0, 0, 0, 0, 1, 3.262, 3.262 },
         { "negative temperature and current", "{\"v\":26.1,\"i\":-120.5,\"soc\":1,\"c\":0,\"temps\":[-12.5,-0.5],"
@@ -862,7 +865,6 @@ static const struct json_case json_cases[] = {
         REJECT("i null", "{\"v\":26.1,\"i\":null,\"soc\":55,\"c\":61.2,\"cells\":[3.262]}"),
         REJECT("soc a boolean", "{\"v\":26.1,\"i\":-3.2,\"soc\":true,\"c\":61.2,\"cells\":[3.262]}"),
         REJECT("c an object", "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":{},\"cells\":[3.262]}"),
-        REJECT("cells empty", "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":61.2,\"cells\":[]}"),
         REJECT("cells a number", "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":61.2,\"cells\":3.262}"),
         REJECT("cells with a string",
                "{\"v\":26.1,\"i\":-3.2,\"soc\":55,\"c\":61.2,\"cells\":[3.262,\"3.2\"]}"),
@@ -948,8 +950,8 @@ static void test_battery_json_lists(void **state) {
                 { 1, 1, 0 },
                 { 16, 4, 0 },
                 { 32, 8, 0 },
-                { 0, -1, -EBADMSG },
-                { 0, 8, -EBADMSG },
+                { 0, -1, 0 }, /* a battery without cells (a shunt) */
+                { 0, 8, 0 },
                 { 33, -1, -EBADMSG },
                 { 33, 0, -EBADMSG },
                 { 64, 2, -EBADMSG },
