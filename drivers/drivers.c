@@ -10,6 +10,7 @@ const struct driver *const driver_table[] = {
         &driver_jk_bms_bd4,
         &driver_mqtt_battery,
         &driver_victron_mppt,
+        &driver_victron_smartshunt,
         &driver_shelly_charger,
         &driver_shelly_heater,
         &driver_ahoy_dtu,

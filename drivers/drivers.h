@@ -16,6 +16,7 @@ extern const struct driver driver_ahoy_dtu;
 extern const struct driver driver_open_dtu;
 extern const struct driver driver_mqtt_consumption;
 extern const struct driver driver_generic_solar;
+extern const struct driver driver_victron_smartshunt;
 extern const struct driver driver_pylon_lv;
 extern const struct driver driver_growatt_inverter_modbus;
 extern const struct driver driver_http_consumption;
