@@ -298,7 +298,8 @@ static void parse_check(struct config_ctx *ctx, struct json_object *o, const cha
                 break;
         }
         config_get_bool(ctx, path, co, "enabled", true, false, &c->enabled);
-        config_get_double(ctx, path, co, "threshold", true, 0, min, max, &c->threshold);
+        /* A disabled check needs no threshold: {"enabled": false} says it all. */
+        config_get_double(ctx, path, co, "threshold", c->enabled, 0, min, max, &c->threshold);
         if (hysteresis)
                 config_get_double(ctx, path, co, "hysteresis", false, 0, 0, hmax, &c->hysteresis);
 }

@@ -341,6 +341,19 @@ static void test_temperatures(void **state) {
                 { "a BMS tells only at run time", CFG("\"supervisor\": {" TEMP_LOW_CHARGE "}, \"devices\": {" LLT "}"),
                   NULL, NULL, NULL },
                 { "no temperature check", DEVICES(MBAT("garage", "other/bat", "0")), NULL, NULL, NULL },
+                { "a SmartShunt alone and a cell check",
+                  CFG("\"supervisor\": {\"cell_low\": {\"enabled\": true, \"threshold\": 3.0}}, \"devices\": "
+                      "{\"s\": {\"driver\": \"victronSmartShunt\", \"port\": \"/dev/ttyUSB9\"}}"),
+                  "supervisor.cell_low: enabled, but no battery can report cell voltages (devices.s "
+                  "(victronSmartShunt))", NULL, NULL },
+                { "a SmartShunt alone, the cell check disabled without a threshold",
+                  CFG("\"supervisor\": {\"cell_low\": {\"enabled\": false}}, \"devices\": "
+                      "{\"s\": {\"driver\": \"victronSmartShunt\", \"port\": \"/dev/ttyUSB9\"}}"),
+                  NULL, NULL, NULL },
+                { "a SmartShunt and a BMS: the BMS's cells decide",
+                  CFG("\"supervisor\": {\"cell_low\": {\"enabled\": true, \"threshold\": 3.0}}, \"devices\": "
+                      "{\"s\": {\"driver\": \"victronSmartShunt\", \"port\": \"/dev/ttyUSB9\"}, " LLT "}"),
+                  NULL, NULL, NULL },
         };
 
         (void) state;
