@@ -100,7 +100,7 @@ void battery_class_sums(struct class_member *const *members, size_t n, struct ba
 const char *battery_record_implausible(const struct battery_record *r, char *buf, size_t size) {
         /* Bounds of the hardware any supported BMS can measure; beyond them a
          * decoder or a peer sent garbage, and garbage must not steer a lock. */
-        if (r->n_cells == 0 || r->n_cells > BATTERY_CELLS_MAX || r->n_temps > BATTERY_TEMPS_MAX) {
+        if (r->n_cells > BATTERY_CELLS_MAX || r->n_temps > BATTERY_TEMPS_MAX) {
                 snprintf(buf, size, "%zu cells, %zu temperatures", r->n_cells, r->n_temps);
                 return buf;
         }

@@ -138,6 +138,11 @@ class Recorder:
         with self.lock:
             return [m[1] for m in self.messages if m[0] == topic]
 
+    def topics(self):
+        """Every topic a message came on, in order of first arrival."""
+        with self.lock:
+            return list(dict.fromkeys(m[0] for m in self.messages))
+
     def last(self, topic):
         v = self.all(topic)
         return v[-1] if v else None

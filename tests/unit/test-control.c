@@ -1537,11 +1537,11 @@ static void test_implausible_record_refused(void **state) {
         db = add(f, &bat, &drv_battery);
         control_device_battery(db, &r, AT(0));
         assert_true(control_tick(f->ctl, AT(0), true));
-        /* A record without cells used to raise the fatal internal lock: the watchdog stopped and
-         * systemd restarted the daemon, again and again while the BMS sent such records. Now it is
-         * refused like a failed read: counted, not published, not seen by the supervisor. */
+        /* A record beyond what a record holds used to raise the fatal internal lock: the watchdog
+         * stopped and systemd restarted the daemon, again and again while the BMS sent such records.
+         * Now it is refused like a failed read: counted, not published, not seen by the supervisor. */
         clear_recorded(f);
-        r.n_cells = 0;
+        r.n_temps = BATTERY_TEMPS_MAX + 1;
         control_device_battery(db, &r, AT(1));
         assert_true(control_tick(f->ctl, AT(1), true));
         assert_string_equal(control_get_top_lock(f->ctl), "");
@@ -1555,6 +1555,15 @@ static void test_implausible_record_refused(void **state) {
         control_get_device(f->ctl, 0, &info);
         assert_int_equal(info.read_failures, 2);
         assert_true(info.record->cells_v[2] < 3.4); /* the last good record stays */
+        /* A record without cells (a SmartShunt) is valid: taken, and with no other battery the cell
+         * checks hold for lack of cells, never the fatal internal lock. */
+        r = cells_record(3.3);
+        r.n_cells = 0;
+        control_device_battery(db, &r, AT(3));
+        assert_true(control_tick(f->ctl, AT(3), true));
+        assert_int_equal(count_events(&f->rec, EV_BATTERY), 1);
+        assert_string_not_equal(control_get_top_lock(f->ctl), "internal");
+        assert_true(strncmp(control_get_top_lock(f->ctl), "cell_", 5) == 0);
 }
 
 /* More batteries than the supervisor's input once held (64): that used to raise the fatal
@@ -1606,6 +1615,13 @@ static void test_plausibility_bounds(void **state) {
                                  cases[i].temp_c, cases[i].current_a, cases[i].soc_pct,
                                  cases[i].ok ? "plausible" : "refused");
         }
+        /* A battery without cells (a SmartShunt) is plausible; more cells than a record holds is not. */
+        struct battery_record shunt = cells_record(3.3);
+        shunt.n_cells = 0;
+        shunt.n_temps = 0;
+        assert_null(battery_record_implausible(&shunt, why, sizeof(why)));
+        shunt.n_cells = BATTERY_CELLS_MAX + 1;
+        assert_non_null(battery_record_implausible(&shunt, why, sizeof(why)));
 }
 
 /* ---- safe state ---- */
