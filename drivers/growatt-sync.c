@@ -217,14 +217,22 @@ void growatt_sync_set_on(struct growatt_sync *s, bool on) {
         s->target_percent = start_percent(s);
 }
 
+/* The 5 s wait holds back a repeat of a limit the inverter did not take, not a new one: netzero takes a
+ * request that has not shown in the read-back limit within two maturity spans for the step below it. */
+static void set_target_percent(struct growatt_sync *s, int percent) {
+        if (percent != s->target_percent)
+                s->h3_written = false;
+        s->target_percent = percent;
+}
+
 int growatt_sync_set_power(struct growatt_sync *s, int power_w) {
         if (s->lut) {
-                s->target_percent = lut_power_to_percent(s->lut, power_w);
+                set_target_percent(s, lut_power_to_percent(s->lut, power_w));
                 return lut_percent_to_power_w(s->lut, s->target_percent);
         }
         if (s->max_w <= 0)
                 return 0;
-        s->target_percent = growatt_linear_percent(s->max_w, power_w);
+        set_target_percent(s, growatt_linear_percent(s->max_w, power_w));
         return growatt_linear_power_w(s->max_w, s->target_percent);
 }
 

@@ -171,7 +171,8 @@ void control_device_set_read_interval(struct control_device *d, uint64_t interva
         d->member.read_interval_usec = interval_usec;
 }
 
-static void set_inverter_power(struct control *ctl, int p_w, const char *why) {
+/* Returns what the inverters will produce. */
+static int set_inverter_power(struct control *ctl, int p_w, const char *why) {
         struct switch_class *inv = &ctl->classes[DEVICE_CLASS_INVERTER];
         int capped = output_limits_cap(&ctl->limits, p_w);
         int applied = inverter_class_set_power(inv, capped);
@@ -181,6 +182,7 @@ static void set_inverter_power(struct control *ctl, int p_w, const char *why) {
                          capped, why, p_w, applied);
         else
                 log_info("inverter", "Set power %d W (%s): the inverters will produce %d W", p_w, why, applied);
+        return applied;
 }
 
 static void inverter_status_changed(struct control *ctl, uint64_t now_usec) {
@@ -606,7 +608,7 @@ void control_device_consumption(struct control_device *d, int power_w, uint64_t 
         ctl->stats.netzero_valid = true;
         if (dec.set_power && inv->power_known) {
                 ctl->stats.netzero_commands++;
-                set_inverter_power(ctl, dec.power_w, "netzero");
+                netzero_request_applied(ctl->netzero, set_inverter_power(ctl, dec.power_w, "netzero"));
         }
 }
 

@@ -56,6 +56,9 @@ struct netzero {
         unsigned in_flight;     /* requests sent and not answered yet: with one, the next change answers it */
         int pending_w;
         uint64_t pending_s;
+        bool applied_known;     /* applied_w: what the class said the pending request will give */
+        int applied_w;
+        bool partial;           /* the known power moved since the request, not (yet) to applied_w */
         struct direct_step steps[NETZERO_DIRECT_STEPS_MAX]; /* sorted by w */
         size_t n_steps;
         struct netzero_pulse pulse; /* loads switching faster than the inverter follows */
@@ -471,8 +474,9 @@ static void direct_evaluate(const struct netzero *nz, uint64_t now_s, struct net
                 request = known + c->power_change_upwards_w;
         if (request < known - c->power_change_downwards_w)
                 request = known - c->power_change_downwards_w;
-        /* A request on its way is not judged again; only a turn of the load the other way overrides it. */
-        if (nz->pending && (request == known || (request > known) == (nz->pending_w > known))) {
+        /* A request on its way is not judged again; only a turn of the load the other way overrides it
+         * (not while the class is half way through it: "known" is no step then). */
+        if (nz->pending && (nz->partial || request == known || (request > known) == (nz->pending_w > known))) {
                 ret->rule = NETZERO_RULE_ACK_WAIT;
                 request = known;
         }
@@ -512,6 +516,7 @@ bool netzero_inverter_status(struct netzero *nz, uint64_t now_usec, enum device_
         if (leaves_on) {
                 netzero_clear(nz, now_usec);
                 nz->pending = false;
+                nz->partial = false;
                 nz->in_flight = 0;
                 netzero_pulse_reset(&nz->pulse);
         }
@@ -536,13 +541,20 @@ bool netzero_inverter_power(struct netzero *nz, uint64_t now_usec, bool known, i
         if (changed)
                 netzero_clear(nz, now_usec);
         if (changed && nz->config.algorithm == NETZERO_ALGORITHM_DIRECT) {
-                /* The request (if any) was applied; the real output now moves from where it was. */
-                /* Answers come in the order of the requests: this one answers the last request only when
-                 * no other one was on its way. */
-                direct_learn(nz, nz->pending && nz->in_flight == 1 ? nz->pending_w : power_w, power_w);
-                nz->pending = false;
-                if (nz->in_flight > 0)
-                        nz->in_flight--;
+                /* Several inverters follow a request one after the other: a sum between the old power and
+                 * the applied one is a part of the answer, not a LUT step. Wait for the rest. */
+                if (nz->pending && nz->in_flight == 1 && nz->applied_known && power_w != nz->applied_w)
+                        nz->partial = true;
+                else {
+                        /* The request (if any) was applied; the real output now moves from where it was.
+                         * Answers come in the order of the requests: this one answers the last request
+                         * only when no other one was on its way. */
+                        direct_learn(nz, nz->pending && nz->in_flight == 1 ? nz->pending_w : power_w, power_w);
+                        nz->pending = false;
+                        nz->partial = false;
+                        if (nz->in_flight > 0)
+                                nz->in_flight--;
+                }
                 nz->changed_s = usec_to_s(now_usec);
                 nz->act_lo_w = (int) min64(nz->act_lo_w, power_w);
                 nz->act_hi_w = (int) max64(nz->act_hi_w, power_w);
@@ -568,9 +580,11 @@ void netzero_consumption(struct netzero *nz, uint64_t now_usec, int total_w, str
         if (direct && nz->in_flight > 0 &&
             usec_to_s(now_usec) >=
                     nz->pending_s + (uint64_t) nz->config.maturity_time_span_s * DIRECT_ACK_SPANS) {
-                if (nz->pending && nz->in_flight == 1)
+                /* (Not after a part of an answer: the power now is no step of the request.) */
+                if (nz->pending && nz->in_flight == 1 && !nz->partial)
                         direct_learn(nz, nz->pending_w, nz->power_w);
                 nz->pending = false;
+                nz->partial = false;
                 nz->in_flight = 0;
         }
 
@@ -600,8 +614,18 @@ void netzero_consumption(struct netzero *nz, uint64_t now_usec, int total_w, str
                         nz->pending = true;
                         nz->pending_w = ret->power_w;
                         nz->pending_s = usec_to_s(now_usec);
+                        nz->applied_known = false;
+                        nz->partial = false;
                 }
         }
+}
+
+void netzero_request_applied(struct netzero *nz, int applied_w) {
+        assert(nz);
+        if (!nz->pending)
+                return;
+        nz->applied_known = true;
+        nz->applied_w = applied_w;
 }
 
 void netzero_set_power_max(struct netzero *nz, int max_w) {

@@ -136,6 +136,10 @@ void netzero_evaluate(const struct netzero *nz, uint64_t now_usec, struct netzer
  * LUT step from it), and leaving on as the end of that request. */
 bool netzero_inverter_status(struct netzero *nz, uint64_t now_usec, enum device_status status);
 bool netzero_inverter_power(struct netzero *nz, uint64_t now_usec, bool known, int power_w);
+/* What the inverter class said it will produce for the request just made (set_power): with several
+ * inverters the known power reaches it in parts, and "direct" learns a LUT step only from the whole
+ * answer. */
+void netzero_request_applied(struct netzero *nz, int applied_w);
 /* The most it may ask for (netzero.max_power, the discharge current cap; INT_MAX: none). A request
  * above it is cut to it before it is made, so that "direct" never learns that a request gave a lower
  * LUT step when only the cap held it. */

@@ -90,11 +90,19 @@ class Growatt(HbTestCase):
         raw = self.rec.last("%s/inv/dev/%s" % (ROOT, name))
         return json.loads(raw) if raw else {}
 
+    def wait_netzero(self, cond, timeout, what):
+        """wait_for, and on a timeout the netzero and limit lines of the daemon's log with the failure."""
+        try:
+            wait_for(cond, timeout, what=what)
+        except AssertionError as e:
+            lines = [ln for ln in self.d.logtext().splitlines()
+                     if "[netzero]" in ln or "Set power" in ln or "] Limit" in ln]
+            raise AssertionError("%s\nlast netzero lines:\n%s" % (e, "\n".join(lines[-40:]))) from None
+
     def test_netzero_drives_both(self):
         self.start(house_w=900)
         wait_for(lambda: self.inv(3)["on"] and self.inv(4)["on"], 40, what="both inverters switched on")
-        wait_for(lambda: abs(self.output() - 900) <= 60, 60,
-                 what="the inverters near the house's 900 W")
+        self.wait_netzero(lambda: abs(self.output() - 900) <= 60, 60, "the inverters near the house's 900 W")
         for a in (3, 4):
             st = self.inv(a)
             self.assertEqual(st["memory"], 0, "H2 := 0: volatile limits")
@@ -105,8 +113,7 @@ class Growatt(HbTestCase):
         up = self.limit_writes(3)[-1] + self.limit_writes(4)[-1]
         # The house needs less: the limits come down.
         self.house["w"] = 300
-        wait_for(lambda: abs(self.output() - 300) <= 60, 60,
-                 what="the inverters near 300 W")
+        self.wait_netzero(lambda: abs(self.output() - 300) <= 60, 60, "the inverters near 300 W")
         down = self.limit_writes(3)[-1] + self.limit_writes(4)[-1]
         self.assertLess(down, up)
         print("limits (H3) written: inv3 %s, inv4 %s" % (self.limit_writes(3), self.limit_writes(4)))

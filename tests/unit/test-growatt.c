@@ -395,6 +395,44 @@ static void test_restart(void **state) {
         assert_int_equal(status, DEVICE_STATUS_ON);
 }
 
+/* A new limit goes out at the next second however recent the last write; only a repeat of a limit the
+ * inverter did not take waits 5 s (netzero would take a late limit for the step below its request). */
+static void test_new_limit_not_held(void **state) {
+        struct fixture *f = *state;
+        const struct fake_bus_request *r;
+        int applied;
+
+        connect_tlx(f, ", \"family\": \"TL-X\"");
+        f->drv->inverter->set_on(f->state, true);
+        f->drv->inverter->set_power(f->state, 600, &applied);
+        expect_req(f, MODBUS_WRITE_SINGLE, 3, 40);
+        echo(f);
+        expect_req(f, MODBUS_READ_HOLDING, 3, 1);
+        answer_regs(f, (uint16_t[]) { 40 }, 1);
+        expect_req(f, MODBUS_WRITE_SINGLE, 0, 1);
+        echo(f);
+        expect_req(f, MODBUS_READ_HOLDING, 0, 1);
+        answer_regs(f, (uint16_t[]) { 1 }, 1);
+        /* 2 s after the last limit write: a new one at once. */
+        f->drv->inverter->set_power(f->state, 450, &applied);
+        expect_req(f, MODBUS_WRITE_SINGLE, 3, 30);
+        echo(f);
+        expect_req(f, MODBUS_READ_HOLDING, 3, 1);
+        answer_regs(f, (uint16_t[]) { 40 }, 1); /* not taken */
+        /* The repeat of 30 waits until 5 s after the write, then goes out. */
+        assert_null(reads_for(f, 3, 1, 40));
+        r = reads_until_write(f, 1, 40);
+        assert_int_equal(r->data[3], 3);
+        assert_int_equal(r->data[5], 30);
+        echo(f);
+        /* The same target again is not a new limit: no write before 5 s. */
+        f->drv->inverter->set_power(f->state, 450, &applied);
+        assert_null(reads_for(f, 3, 1, 40));
+        r = reads_until_write(f, 1, 40);
+        assert_int_equal(r->data[5], 30);
+        echo(f);
+}
+
 /* A wrong echo, a timeout: each a failed transaction; the same one twice is a fault, the next success clears it. */
 static void test_failures(void **state) {
         struct fixture *f = *state;
@@ -460,6 +498,7 @@ int main(void) {
                 cmocka_unit_test(test_waiting_to_normal),
                 cmocka_unit_test_setup_teardown(test_switch_on_and_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_new_limit_not_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         };
