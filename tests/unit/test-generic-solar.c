@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "drivers.h"
+#include "driver-fixture.h"
 #include "fake-host.h"
 #include "modbus-rtu.h"
 #include "pzem017.h"
@@ -60,50 +61,19 @@ static void test_decode(void **state) {
         assert_int_equal(pzem_range_amps(4), -ERANGE);
 }
 
-struct fixture {
-        struct config *config;
-        struct fake_host *h;
-        const struct driver *drv;
-        void *state;
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        f->h = fake_host_new("sol");
-        *state = f;
-        return 0;
+        return driver_fixture_setup(state, "sol");
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        if (f->state)
-                f->drv->free(f->state);
-        assert_int_equal(fake_host_leftovers(f->h), 0);
-        fake_host_free(f->h);
-        config_free(f->config);
-        free(f);
-        return 0;
+        return driver_fixture_teardown(state);
 }
 
-/* Parses devices.sol (printing the errors) and returns config_parse()'s result. */
-static int parse(struct fixture *f, const char *device_json, char *first_error, size_t size) {
-        char text[1024];
-        struct config_errors e = {};
-        int r;
-
-        snprintf(text, sizeof(text), "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {\"sol\": %s}}",
-                 device_json);
-        r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
-        if (first_error)
-                snprintf(first_error, size, "%s", e.n ? e.lines[0] : "");
-        config_errors_done(&e);
-        return r;
+static int parse(struct driver_fixture *f, const char *device_json, char *first_error, size_t size) {
+        return driver_fixture_parse(f, "", device_json, first_error, size);
 }
 
-static void start(struct fixture *f, const char *extra) {
+static void start(struct driver_fixture *f, const char *extra) {
         char json[512];
 
         snprintf(json, sizeof(json), "{\"driver\": \"genericSolar\", \"port\": \"/dev/ttyUSB1\"%s}", extra);
@@ -119,7 +89,7 @@ static void start(struct fixture *f, const char *extra) {
 }
 
 /* The request waiting on the bus is `want`, with the 500 ms timeout. */
-static void expect_request(struct fixture *f, const uint8_t *want, size_t len) {
+static void expect_request(struct driver_fixture *f, const uint8_t *want, size_t len) {
         const struct fake_bus_request *r = fake_host_bus_pending(f->h);
 
         assert_non_null(r);
@@ -142,7 +112,7 @@ static void sample_answer(uint8_t buf[17], unsigned v, unsigned i, uint32_t p, u
 }
 
 /* One poll: a second passes, the sample request goes out and gets `answer`. */
-static void poll_with(struct fixture *f, const uint8_t *answer, size_t len) {
+static void poll_with(struct driver_fixture *f, const uint8_t *answer, size_t len) {
         fake_host_advance(f->h, SEC(1));
         expect_request(f, sample_request, sizeof(sample_request));
         fake_host_bus_answer(f->h, answer, len);
@@ -150,7 +120,7 @@ static void poll_with(struct fixture *f, const uint8_t *answer, size_t len) {
 
 /* Start, the range read, the first sample: on, with the worked example's power. */
 static void test_start_and_sample(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         int status, power;
         double wh;
 
@@ -192,7 +162,7 @@ static void test_start_and_sample(void **state) {
 
 /* A 200 A shunt on a meter set to 100 A: everything but the voltage doubles. */
 static void test_scaled(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         int status, power;
         double wh;
         uint8_t a[17];
@@ -214,7 +184,7 @@ static void test_scaled(void **state) {
 
 /* Power is the mean of the last 5 s; below the threshold a sample counts as 0. */
 static void test_mean_and_threshold(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         int status, power;
         uint8_t a[17];
 
@@ -239,7 +209,7 @@ static void test_mean_and_threshold(void **state) {
 
 /* A wrong CRC drops the frame (nothing used) and the request is tried once more. */
 static void test_bad_crc_and_exception(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         uint8_t bad[sizeof(example)];
         static const uint8_t exception[] = { 0x01, 0x84, 0x02, 0xC2, 0xC1 };
         int status, power;
@@ -269,7 +239,7 @@ static void test_bad_crc_and_exception(void **state) {
 /* Silence: each poll is a request and a retry that time out; 3 such polls
  * make a fault with power 0; the next good answer starts over with the range. */
 static void test_timeouts_fault_recovery(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         int status, power;
 
         start(f, ", \"current_range\": 100");
@@ -301,7 +271,7 @@ static void test_timeouts_fault_recovery(void **state) {
 
 /* A range register above 3 is an error; the read is tried again. */
 static void test_bad_range(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         static const uint8_t range_7[] = { 0x01, 0x03, 0x02, 0x00, 0x07 };
         uint8_t a[7];
         uint16_t crc = modbus_crc16(range_7, 5);
@@ -320,7 +290,7 @@ static void test_bad_range(void **state) {
 
 /* Unplugged: the request in flight fails, new ones cannot be queued; back when plugged in. */
 static void test_unplug(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         int status, power;
 
         start(f, ", \"current_range\": 100, \"address\": 7");
@@ -342,7 +312,7 @@ static void test_unplug(void **state) {
 }
 
 static void expect_refused(void **state, const char *device_json, const char *message) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         char first[512];
 
         assert_int_not_equal(parse(f, device_json, first, sizeof(first)), 0);
@@ -376,7 +346,7 @@ static void test_config(void **state) {
 
 /* Devices on one port must agree on the line and the protocol; the message names both. */
 static void expect_devices(void **state, const char *devices, const char *message) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         char text[1024];
         struct config_errors e = {};
         bool found = !message;

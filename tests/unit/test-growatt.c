@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "drivers.h"
+#include "driver-fixture.h"
 #include "fake-host.h"
 #include "growatt-sync.h"
 #include "modbus-rtu.h"
@@ -26,53 +27,25 @@
 #define SEC(s) ((uint64_t) (s) * UINT64_C(1000000))
 #define INV DEVICE_CLASS_INVERTER
 
-struct fixture {
-        struct config *config;
-        struct fake_host *h;
-        const struct driver *drv;
-        void *state;
-        uint8_t address;
-};
+/* The inverter's address in the test that runs. */
+static uint8_t inverter_address;
 
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        f->h = fake_host_new("inv");
-        *state = f;
-        return 0;
+        return driver_fixture_setup(state, "inv");
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        if (f->state)
-                f->drv->free(f->state);
-        assert_int_equal(fake_host_leftovers(f->h), 0);
-        fake_host_free(f->h);
-        config_free(f->config);
-        free(f);
-        return 0;
+        return driver_fixture_teardown(state);
 }
 
-static int parse(struct fixture *f, const char *device_json, char *first_error, size_t size) {
-        char text[1024];
-        struct config_errors e = {};
-        int r;
-
-        snprintf(text, sizeof(text), "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"general\": {\"inverter_power\": 500}, \"devices\": {\"inv\": %s}}",
-                 device_json);
-        r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
-        if (first_error)
-                snprintf(first_error, size, "%s", e.n ? e.lines[0] : "");
-        config_errors_done(&e);
-        return r;
+static int parse(struct driver_fixture *f, const char *device_json, char *first_error, size_t size) {
+        return driver_fixture_parse(f, "\"general\": {\"inverter_power\": 500}, ", device_json, first_error, size);
 }
 
-static void start(struct fixture *f, uint8_t address, const char *extra) {
+static void start(struct driver_fixture *f, uint8_t address, const char *extra) {
         char json[512];
 
-        f->address = address;
+        inverter_address = address;
         snprintf(json, sizeof(json), "{\"driver\": \"growattInverterModbus\", \"port\": \"/dev/ttyUSB2\", "
                                      "\"address\": %u%s}", address, extra);
         assert_int_equal(parse(f, json, NULL, 0), 0);
@@ -86,7 +59,7 @@ static void start(struct fixture *f, uint8_t address, const char *extra) {
 }
 
 /* A second passes; the request on the bus is `want` (8 bytes, CRC included), with the 1 s timeout. */
-static void expect(struct fixture *f, const uint8_t want[8]) {
+static void expect(struct driver_fixture *f, const uint8_t want[8]) {
         const struct fake_bus_request *r;
 
         fake_host_advance(f->h, SEC(1));
@@ -103,19 +76,19 @@ static void req(uint8_t out[8], uint8_t address, uint8_t fc, uint16_t reg, uint1
         assert_int_equal(modbus_request_build(&q, out), 8);
 }
 
-static void expect_req(struct fixture *f, uint8_t fc, uint16_t reg, uint16_t value) {
+static void expect_req(struct driver_fixture *f, uint8_t fc, uint16_t reg, uint16_t value) {
         uint8_t want[8];
 
-        req(want, f->address, fc, reg, value);
+        req(want, inverter_address, fc, reg, value);
         expect(f, want);
 }
 
 /* Answers a read with n registers. */
-static void answer_regs(struct fixture *f, const uint16_t *regs, size_t n) {
+static void answer_regs(struct driver_fixture *f, const uint16_t *regs, size_t n) {
         uint8_t buf[64];
         uint16_t crc;
 
-        buf[0] = f->address, buf[1] = fake_host_bus_pending(f->h)->data[1], buf[2] = (uint8_t) (2 * n);
+        buf[0] = inverter_address, buf[1] = fake_host_bus_pending(f->h)->data[1], buf[2] = (uint8_t) (2 * n);
         for (size_t i = 0; i < n; i++)
                 buf[3 + 2 * i] = (uint8_t) (regs[i] >> 8), buf[4 + 2 * i] = (uint8_t) regs[i];
         crc = modbus_crc16(buf, 3 + 2 * n);
@@ -124,7 +97,7 @@ static void answer_regs(struct fixture *f, const uint16_t *regs, size_t n) {
 }
 
 /* Answers a write with its echo. */
-static void echo(struct fixture *f) {
+static void echo(struct driver_fixture *f) {
         const struct fake_bus_request *r = fake_host_bus_pending(f->h);
         uint8_t buf[8];
 
@@ -133,7 +106,7 @@ static void echo(struct fixture *f) {
 }
 
 /* Start on a 1500 W TL-X at address 3: Pmax (unless max_power is given), H2 := 0, H0 read (off): status off. */
-static void connect_tlx(struct fixture *f, const char *extra) {
+static void connect_tlx(struct driver_fixture *f, const char *extra) {
         bool pmax_read = !strstr(extra, "max_power");
         static const uint8_t pmax[8] = { 0x03, 0x03, 0x00, 0x06, 0x00, 0x02, 0x25, 0xE8 };
         static const uint8_t pmax_answer[] = { 0x03, 0x03, 0x04, 0x00, 0x00, 0x3A, 0x98, 0xCA, 0xF9 };
@@ -270,7 +243,7 @@ static void test_mapping(void **state) {
 
 /* Netzero on: the limit goes out before the switch-on, each read back; then the round robin. */
 static void test_switch_on_and_limit(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         int status, power, applied;
 
         connect_tlx(f, ", \"family\": \"TL-X\"");
@@ -323,7 +296,7 @@ static void test_switch_on_and_limit(void **state) {
 
 /* Answers reads (I0 with i0, H0 on, H3 with h3, output power 0) second by second until a write is on the
  * bus (returned), at most `seconds`. */
-static const struct fake_bus_request *reads_for(struct fixture *f, int seconds, uint16_t i0, uint16_t h3) {
+static const struct fake_bus_request *reads_for(struct driver_fixture *f, int seconds, uint16_t i0, uint16_t h3) {
         for (int i = 0; i < seconds; i++) {
                 const struct fake_bus_request *r;
                 fake_host_advance(f->h, SEC(1));
@@ -341,7 +314,7 @@ static const struct fake_bus_request *reads_for(struct fixture *f, int seconds, 
         return NULL;
 }
 
-static const struct fake_bus_request *reads_until_write(struct fixture *f, uint16_t i0, uint16_t h3) {
+static const struct fake_bus_request *reads_until_write(struct driver_fixture *f, uint16_t i0, uint16_t h3) {
         const struct fake_bus_request *r = reads_for(f, 20, i0, h3);
 
         if (!r)
@@ -351,7 +324,7 @@ static const struct fake_bus_request *reads_until_write(struct fixture *f, uint1
 
 /* The inverter restarts (I0 leaves normal and comes back): H2 and the limit again. */
 static void test_restart(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         const struct fake_bus_request *r;
         int status, power, applied;
 
@@ -398,7 +371,7 @@ static void test_restart(void **state) {
 /* A new limit goes out at the next second however recent the last write; only a repeat of a limit the
  * inverter did not take waits 5 s (netzero would take a late limit for the step below its request). */
 static void test_new_limit_not_held(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         const struct fake_bus_request *r;
         int applied;
 
@@ -435,7 +408,7 @@ static void test_new_limit_not_held(void **state) {
 
 /* A wrong echo, a timeout: each a failed transaction; the same one twice is a fault, the next success clears it. */
 static void test_failures(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         int status, power, applied;
         uint8_t bad[8];
 
@@ -461,7 +434,7 @@ static void test_failures(void **state) {
 }
 
 static void test_config(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         char err[512];
         static const struct {
                 const char *json, *want;

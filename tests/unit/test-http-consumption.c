@@ -22,6 +22,7 @@
 #include "config-test.h"
 #include "config.h"
 #include "drivers.h"
+#include "driver-fixture.h"
 #include "fake-host.h"
 #include "log-setup.h"
 
@@ -32,33 +33,15 @@
 #define EM3 "{\"driver\": \"httpConsumption\", \"host\": \"10.0.0.7\", \"preset\": \"shelly3em\"}"
 #define EM3_BODY(a, b, c) "{\"emeters\":[{\"power\":" #a "},{\"power\":" #b "},{\"power\":" #c "}]}"
 
-struct fixture {
-        struct config *config;
-        struct fake_host *h;
-        const struct driver *drv;
-        void *state;
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-        assert_non_null(f);
-        f->h = fake_host_new("meter");
-        *state = f;
-        return 0;
+        return driver_fixture_setup(state, "meter");
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        if (f->state)
-                f->drv->free(f->state);
-        assert_int_equal(fake_host_leftovers(f->h), 0);
-        fake_host_free(f->h);
-        config_free(f->config);
-        free(f);
-        return 0;
+        return driver_fixture_teardown(state);
 }
 
-static void start(struct fixture *f, const char *device_json) {
+static void start(struct driver_fixture *f, const char *device_json) {
         char text[1024];
         struct config_errors e = {};
 
@@ -75,7 +58,7 @@ static void start(struct fixture *f, const char *device_json) {
         assert_int_equal(f->drv->start(f->state), 0);
 }
 
-static struct http_request *expect_request(struct fixture *f, const char *url) {
+static struct http_request *expect_request(struct driver_fixture *f, const char *url) {
         struct http_request *r = f->h->http;
         if (!r)
                 fail_msg("no request in flight, expected %s", url);
@@ -89,7 +72,7 @@ static struct http_request *expect_request(struct fixture *f, const char *url) {
 }
 
 /* The consumption samples reported since the last call, in order; returns how many. */
-static size_t samples(struct fixture *f, int *ret, size_t max) {
+static size_t samples(struct driver_fixture *f, int *ret, size_t max) {
         const struct fake_report *rp;
         size_t n = 0;
         while ((rp = fake_host_next_report(f->h))) {
@@ -100,20 +83,20 @@ static size_t samples(struct fixture *f, int *ret, size_t max) {
         return n;
 }
 
-static void expect_sample(struct fixture *f, int w) {
+static void expect_sample(struct driver_fixture *f, int w) {
         int got[8];
         assert_int_equal(samples(f, got, 8), 1);
         assert_int_equal(got[0], w);
 }
 
-static void expect_no_sample(struct fixture *f) {
+static void expect_no_sample(struct driver_fixture *f) {
         int got[8];
         assert_int_equal(samples(f, got, 8), 0);
 }
 
 /* Polls every interval; each good answer is one sample, even when unchanged. */
 static void test_sample_per_poll(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, EM3);
         struct http_request *r = expect_request(f, EM3_URL);
@@ -142,7 +125,7 @@ static void test_sample_per_poll(void **state) {
 /* A slow meter: the polls due while its request runs are skipped, not queued,
  * and its one answer is one sample. The cadence holds after it. */
 static void test_one_in_flight(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "{\"driver\": \"httpConsumption\", \"host\": \"10.0.0.7:8080\", \"query\": \"/m?x=1%20y\", "
                  "\"path\": [\"p\"], \"interval\": 1}");
@@ -167,7 +150,7 @@ static void test_one_in_flight(void **state) {
 /* HTTP errors, no answer, bad JSON, a path that does not fit: no sample, a failed
  * read with the step; the next good answer is a sample again. */
 static void test_errors(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         static const struct {
                 long status;
                 int error;
@@ -209,7 +192,7 @@ static void test_errors(void **state) {
 
 /* A request the host refuses to send: no sample, tried again at the next interval. */
 static void test_send_fails(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         f->h->http_error = -ENOMEM;
         start(f, EM3);
@@ -222,7 +205,7 @@ static void test_send_fails(void **state) {
 
 /* Presets, explicit keys winning, factor, auth, IPv6, interval 60 (timeout 5 s). */
 static void test_presets_and_keys(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "{\"driver\": \"httpConsumption\", \"host\": \"[fd00::7]:8080\", \"preset\": \"shellyPro3em\", "
                  "\"factor\": -1, \"interval\": 60, \"user\": \"admin\", \"password\": \"pw\"}");
@@ -242,7 +225,7 @@ static void test_presets_and_keys(void **state) {
 }
 
 static void test_tasmota_kw(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         /* Tasmota: the preset gives the query, the path is the user's; a path
          * given with a shelly preset wins over the preset's. */
@@ -255,7 +238,7 @@ static void test_tasmota_kw(void **state) {
 }
 
 static void test_preset_path_overridden(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "{\"driver\": \"httpConsumption\", \"host\": \"10.0.0.7\", \"preset\": \"shelly3em\", "
                  "\"path\": [\"total_power\"], \"query\": \"/status?x\"}");
@@ -266,7 +249,7 @@ static void test_preset_path_overridden(void **state) {
 
 /* Freed with a request in flight: it is cancelled, no sample comes later. */
 static void test_free_in_flight(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, EM3);
         expect_request(f, EM3_URL);

@@ -18,57 +18,27 @@
 
 #include "config.h"
 #include "drivers.h"
+#include "driver-fixture.h"
 #include "fake-host.h"
 #include "pylon-frame.h"
 #include "pylon-test-frame.h"
 
 #define SERIAL "PPTAH0123456789"
 
-struct fixture {
-        struct config *config;
-        struct fake_host *h;
-        const struct driver *drv;
-        void *state;
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        f->h = fake_host_new("bat");
-        *state = f;
-        return 0;
+        return driver_fixture_setup(state, "bat");
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        if (f->state)
-                f->drv->free(f->state);
-        assert_int_equal(fake_host_leftovers(f->h), 0);
-        fake_host_free(f->h);
-        config_free(f->config);
-        free(f);
-        return 0;
+        return driver_fixture_teardown(state);
 }
 
-static int parse(struct fixture *f, const char *device_json, char *first_error, size_t size) {
-        char text[1024];
-        struct config_errors e = {};
-        int r;
-
-        snprintf(text, sizeof(text),
-                 "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"supervisor\": {\"battery_offline\": "
-                 "{\"enabled\": true, \"threshold\": 600}}, \"devices\": {\"bat\": %s}}",
-                 device_json);
-        r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
-        if (first_error)
-                snprintf(first_error, size, "%s", e.n ? e.lines[0] : "");
-        config_errors_done(&e);
-        return r;
+static int parse(struct driver_fixture *f, const char *device_json, char *first_error, size_t size) {
+        return driver_fixture_parse(f, "\"supervisor\": {\"battery_offline\": {\"enabled\": true, \"threshold\": 600}}, ",
+                                    device_json, first_error, size);
 }
 
-static void start(struct fixture *f, const char *extra) {
+static void start(struct driver_fixture *f, const char *extra) {
         char json[512];
 
         snprintf(json, sizeof(json), "{\"driver\": \"pylonLv\", \"port\": \"/dev/ttyUSB0\", \"serial\": \"%s\"%s}",
@@ -84,7 +54,7 @@ static void start(struct fixture *f, const char *extra) {
 }
 
 /* The request waiting is command cid2 to adr, with the 500 ms timeout. */
-static void expect(struct fixture *f, uint8_t adr, uint8_t cid2) {
+static void expect(struct driver_fixture *f, uint8_t adr, uint8_t cid2) {
         const struct fake_bus_request *r = fake_host_bus_pending(f->h);
         char want[PYLON_REQUEST_SIZE];
 
@@ -95,7 +65,7 @@ static void expect(struct fixture *f, uint8_t adr, uint8_t cid2) {
         assert_int_equal(r->timeout_usec, 500000);
 }
 
-static int answer(struct fixture *f, uint8_t adr, const char *info_hex) {
+static int answer(struct driver_fixture *f, uint8_t adr, const char *info_hex) {
         char head[9], buf[1024];
 
         snprintf(head, sizeof(head), "20%02X4600", adr);
@@ -103,7 +73,7 @@ static int answer(struct fixture *f, uint8_t adr, const char *info_hex) {
         return fake_host_bus_answer(f->h, buf, strlen(buf));
 }
 
-static int answer_serial(struct fixture *f, uint8_t adr, const char *serial) {
+static int answer_serial(struct driver_fixture *f, uint8_t adr, const char *serial) {
         char hex[128];
         int k = snprintf(hex, sizeof(hex), "%02X", adr);
 
@@ -119,7 +89,7 @@ static int answer_serial(struct fixture *f, uint8_t adr, const char *serial) {
 #define ALARMS "1100" "02" "0000" "02" "0000" "000000" "00" "03" "00" "00" "00"
 #define MANAGEMENT "00" "D002" "B798" "0172" "FE8E" "C0"
 
-static void expect_record(struct fixture *f) {
+static void expect_record(struct driver_fixture *f) {
         const struct fake_report *r = fake_host_next_report(f->h);
 
         assert_non_null(r);
@@ -134,7 +104,7 @@ static void expect_record(struct fixture *f) {
         assert_true(r->record.time_usec > 0);
 }
 
-static void expect_failed(struct fixture *f, int error) {
+static void expect_failed(struct driver_fixture *f, int error) {
         const struct fake_report *r = fake_host_next_report(f->h);
 
         assert_non_null(r);
@@ -143,7 +113,7 @@ static void expect_failed(struct fixture *f, int error) {
 }
 
 /* The rest of a read after 0x42: 0x44 and 0x92, then nothing waits. */
-static void finish_read(struct fixture *f, uint8_t adr) {
+static void finish_read(struct driver_fixture *f, uint8_t adr) {
         expect(f, adr, PYLON_ALARMS);
         answer(f, adr, ALARMS);
         expect(f, adr, PYLON_MANAGEMENT);
@@ -152,7 +122,7 @@ static void finish_read(struct fixture *f, uint8_t adr) {
 }
 
 static void test_search_and_read(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "");
         assert_int_equal(f->h->read_interval_usec, 60000000); /* the default interval */
@@ -191,7 +161,7 @@ static void test_search_and_read(void **state) {
 }
 
 static void test_not_found(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "");
         assert_int_equal(f->drv->battery->read(f->state), 0);
@@ -217,7 +187,7 @@ static void test_not_found(void **state) {
 
 /* With `address`: only that address; another serial there is a failed read. */
 static void test_address_key(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, ", \"address\": 5, \"baud\": 115200, \"interval\": 5");
         assert_int_equal(f->h->read_interval_usec, 5000000);
@@ -241,7 +211,7 @@ static void test_address_key(void **state) {
 
 /* Failed reads: a retry each, a failed read reported, after 3 the search again. */
 static void test_failures_and_research(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         char bad[512];
 
         start(f, ", \"address\": 1");
@@ -283,7 +253,7 @@ static void test_failures_and_research(void **state) {
 
 /* The port opens from the loop: the first read waits for it (up to 3 s) instead of failing. */
 static void test_first_read_waits_for_port(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "");
         fake_host_bus_unplug(f->h); /* not open yet */
@@ -304,7 +274,7 @@ static void test_first_read_waits_for_port(void **state) {
 }
 
 static void test_config(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         char err[512];
 
         assert_int_not_equal(parse(f, "{\"driver\": \"pylonLv\", \"port\": \"/dev/ttyUSB0\"}", err, sizeof(err)), 0);

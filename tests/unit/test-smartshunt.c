@@ -18,38 +18,19 @@
 
 #include "config.h"
 #include "drivers.h"
+#include "driver-fixture.h"
 #include "fake-host.h"
 #include "smartshunt-decode.h"
 #include "vedirect.h"
 
 #define SEC(s) ((uint64_t) (s) * UINT64_C(1000000))
 
-struct fixture {
-        struct config *config;
-        struct fake_host *h;
-        const struct driver *drv;
-        void *state;
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        f->h = fake_host_new("shunt");
-        *state = f;
-        return 0;
+        return driver_fixture_setup(state, "shunt");
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        if (f->state)
-                f->drv->free(f->state);
-        assert_int_equal(fake_host_leftovers(f->h), 0);
-        fake_host_free(f->h);
-        config_free(f->config);
-        free(f);
-        return 0;
+        return driver_fixture_teardown(state);
 }
 
 /* A text block of the given fields ("V\t26780\r\nI\t-4200..." without the leading CR LF), checksum added
@@ -64,7 +45,7 @@ static size_t block(uint8_t *out, const char *fields, bool corrupt) {
         return n + 1;
 }
 
-static void feed(struct fixture *f, const char *fields, bool corrupt) {
+static void feed(struct driver_fixture *f, const char *fields, bool corrupt) {
         uint8_t buf[512];
         size_t n = block(buf, fields, corrupt);
 
@@ -139,21 +120,11 @@ static void test_decode(void **state) {
         assert_false(v.has_soc);
 }
 
-static int parse(struct fixture *f, const char *device_json, char *first_error, size_t size) {
-        char text[1024];
-        struct config_errors e = {};
-        int r;
-
-        snprintf(text, sizeof(text), "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {\"shunt\": %s}}",
-                 device_json);
-        r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
-        if (first_error)
-                snprintf(first_error, size, "%s", e.n ? e.lines[0] : "");
-        config_errors_done(&e);
-        return r;
+static int parse(struct driver_fixture *f, const char *device_json, char *first_error, size_t size) {
+        return driver_fixture_parse(f, "", device_json, first_error, size);
 }
 
-static void start(struct fixture *f, const char *extra) {
+static void start(struct driver_fixture *f, const char *extra) {
         char json[512];
 
         snprintf(json, sizeof(json), "{\"driver\": \"victronSmartShunt\", \"port\": \"/dev/ttyUSB4\"%s}", extra);
@@ -167,7 +138,7 @@ static void start(struct fixture *f, const char *extra) {
         fake_host_serial_open(f->h);
 }
 
-static const struct fake_report *read_now(struct fixture *f) {
+static const struct fake_report *read_now(struct driver_fixture *f) {
         const struct fake_report *r;
 
         assert_int_equal(f->drv->battery->read(f->state), 0);
@@ -177,7 +148,7 @@ static const struct fake_report *read_now(struct fixture *f) {
 }
 
 static void test_driver(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         const struct fake_report *r;
         char hex[64];
         int n;
@@ -226,7 +197,7 @@ static void test_driver(void **state) {
 }
 
 static void test_configured_capacity(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         const struct fake_report *r;
 
         start(f, ", \"capacity\": 280, \"interval\": 2");
@@ -238,7 +209,7 @@ static void test_configured_capacity(void **state) {
 }
 
 static void test_config(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         char err[512];
 
         assert_int_not_equal(parse(f, "{\"driver\": \"victronSmartShunt\", \"port\": \"/dev/ttyUSB4\", "

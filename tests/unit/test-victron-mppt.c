@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "drivers.h"
+#include "driver-fixture.h"
 #include "fake-host.h"
 #include "log-setup.h"
 #include "vedirect.h"
@@ -47,37 +48,17 @@
 #define OR_NO_INPUT 0x00000001u
 #define OR_MODE_OFF 0x00000004u
 
-struct fixture {
-        struct config *config;
-        struct fake_host *h;
-        const struct driver *drv;
-        void *state;
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        f->h = fake_host_new("mppt");
-        *state = f;
-        return 0;
+        return driver_fixture_setup(state, "mppt");
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        if (f->state)
-                f->drv->free(f->state);
-        assert_int_equal(fake_host_leftovers(f->h), 0);
-        fake_host_free(f->h);
-        config_free(f->config);
-        free(f);
-        return 0;
+        return driver_fixture_teardown(state);
 }
 
 /* Creates and starts the driver from the device object, as the daemon does;
  * the cable is plugged in (the port opens) unless `plugged` is false. */
-static void start(struct fixture *f, const char *device_json, bool plugged) {
+static void start(struct driver_fixture *f, const char *device_json, bool plugged) {
         char text[1024];
         struct config_errors e = {};
         const struct fake_report *rp;
@@ -108,11 +89,11 @@ static void start(struct fixture *f, const char *device_json, bool plugged) {
                 fake_host_serial_open(f->h);
 }
 
-static int set_on(struct fixture *f, bool on) {
+static int set_on(struct driver_fixture *f, bool on) {
         return f->drv->solar->set_on(f->state, on);
 }
 
-static bool busy(struct fixture *f) {
+static bool busy(struct driver_fixture *f) {
         return f->drv->busy(f->state);
 }
 
@@ -133,7 +114,7 @@ static void put(struct frame *fr, const char *text) {
 
 /* A SmartSolar's block with the given charge state, panel power, yield today
  * (0.01 kWh) and off reason; the checksum byte makes all bytes sum to 0. */
-static void block(struct fixture *f, int cs, int ppv_w, int h20, uint32_t off_reason) {
+static void block(struct driver_fixture *f, int cs, int ppv_w, int h20, uint32_t off_reason) {
         struct frame fr = {};
         char line[96];
         uint8_t sum = 0;
@@ -153,7 +134,7 @@ static void block(struct fixture *f, int cs, int ppv_w, int h20, uint32_t off_re
 
 /* A HEX frame about the device mode register: the answer to a set (command
  * 8, the echo) or an async update (command A). */
-static void mode_frame(struct fixture *f, unsigned command, uint8_t mode, uint8_t flags) {
+static void mode_frame(struct driver_fixture *f, unsigned command, uint8_t mode, uint8_t flags) {
         const uint8_t bytes[] = { VEDIRECT_REG_DEVICE_MODE & 0xff, VEDIRECT_REG_DEVICE_MODE >> 8, flags,
                                   mode };
         char buf[64];
@@ -163,16 +144,16 @@ static void mode_frame(struct fixture *f, unsigned command, uint8_t mode, uint8_
         fake_host_serial_feed(f->h, buf, (size_t) n);
 }
 
-static void echo(struct fixture *f, uint8_t mode, uint8_t flags) {
+static void echo(struct driver_fixture *f, uint8_t mode, uint8_t flags) {
         mode_frame(f, VEDIRECT_HEX_SET, mode, flags);
 }
 
-static void feed_text(struct fixture *f, const char *text) {
+static void feed_text(struct driver_fixture *f, const char *text) {
         fake_host_serial_feed(f->h, text, strlen(text));
 }
 
 /* What the driver wrote since the last call, as text. */
-static const char *written(struct fixture *f) {
+static const char *written(struct driver_fixture *f) {
         static char text[FAKE_HOST_WRITTEN_MAX + 1];
         struct serial_port *p = f->h->serial;
 
@@ -183,11 +164,11 @@ static const char *written(struct fixture *f) {
         return text;
 }
 
-static void take_reports(struct fixture *f, int *ret_status, int *ret_power_w) {
+static void take_reports(struct driver_fixture *f, int *ret_status, int *ret_power_w) {
         fake_host_take_reports(f->h, SOL, ret_status, ret_power_w);
 }
 
-static void expect_reports(struct fixture *f, int status, int power_w) {
+static void expect_reports(struct driver_fixture *f, int status, int power_w) {
         int s, p;
 
         take_reports(f, &s, &p);
@@ -201,7 +182,7 @@ static void expect_reports(struct fixture *f, int status, int power_w) {
 /* ---- text blocks → status and power ---- */
 
 static void test_blocks_status_power(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         static const struct {
                 int cs, ppv_w;
                 int status, power_w; /* reported; NO_STATUS / NO_POWER: nothing */
@@ -240,7 +221,7 @@ static void test_blocks_status_power(void **state) {
 
 /* A hysteresis from the config; a corrupt block changes nothing. */
 static void test_hysteresis_and_bad_blocks(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "{\"driver\": \"victronMppt\", \"port\": \"/dev/ttyUSB0\", \"power_hysteresis\": 10, "
                  "\"control\": \"none\"}",
@@ -260,7 +241,7 @@ static void test_hysteresis_and_bad_blocks(void **state) {
 
 /* 10 s without a good block: syncing with power 0; a block brings it back. */
 static void test_stale(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, NONE_CONFIG, true);
         /* Data that never comes is stale too: the power becomes known as 0. */
@@ -286,7 +267,7 @@ static void test_stale(void **state) {
 
 /* The cable is pulled and plugged in again: syncing, then data as before. */
 static void test_unplug(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, NONE_CONFIG, true);
         block(f, CS_FLOAT, 120, 50, OR_NONE);
@@ -304,7 +285,7 @@ static void test_unplug(void **state) {
 
 /* H20 (yield today, 0.01 kWh): differences; a smaller value is a new day. */
 static void test_energy_h20(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         double wh = -1;
 
         start(f, NONE_CONFIG, true);
@@ -326,7 +307,7 @@ static void test_energy_h20(void **state) {
 /* ---- switching with HEX ---- */
 
 static void test_hex_on_off(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, HEX_CONFIG, true);
         assert_false(busy(f));
@@ -356,7 +337,7 @@ static void test_hex_on_off(void **state) {
 /* No echo within 2 s: try again, 3 tries in all, then wait for a later block
  * (at least 10 s after the last try) to start a new round. */
 static void test_hex_retries_give_up(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         uint64_t last;
 
         start(f, HEX_CONFIG, true);
@@ -389,7 +370,7 @@ static void test_hex_retries_give_up(void **state) {
 
 /* A wrong echo, a refusal and an error frame are failed tries: the next goes at once. */
 static void test_hex_bad_answers(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         char err[32];
         uint8_t bytes[] = { 0xAA, 0xAA };
         int n;
@@ -412,7 +393,7 @@ static void test_hex_bad_answers(void **state) {
 /* Not plugged in: the command waits for the port; a port that closes while
  * a command waits for its echo sends it again once it is back. */
 static void test_hex_port_closed(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, HEX_CONFIG, false);
         assert_int_equal(set_on(f, true), 0);
@@ -434,7 +415,7 @@ static void test_hex_port_closed(void **state) {
  * A charger that drifts away is re-asserted at most every 10 s, and one that
  * shows the wanted mode is never written to (a non-volatile setting). */
 static void test_hex_drift(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         uint64_t last;
 
         start(f, HEX_CONFIG, true);
@@ -478,7 +459,7 @@ static void test_hex_drift(void **state) {
 
 /* A wish that changes while a command travels goes out after its echo. */
 static void test_hex_wish_changes(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, HEX_CONFIG, true);
         assert_int_equal(set_on(f, true), 0);
