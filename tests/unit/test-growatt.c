@@ -322,11 +322,9 @@ static const struct fake_bus_request *reads_until_write(struct driver_fixture *f
         return r;
 }
 
-/* The inverter restarts (I0 leaves normal and comes back): H2 and the limit again. */
-static void test_restart(void **state) {
-        struct driver_fixture *f = *state;
-        const struct fake_bus_request *r;
-        int status, power, applied;
+/* The TL-X connected, commanded on at 600 W: the limit (40 %) first, then H0 := 1, each read back. */
+static void switch_on_600(struct driver_fixture *f) {
+        int applied;
 
         connect_tlx(f, ", \"family\": \"TL-X\"");
         f->drv->inverter->set_on(f->state, true);
@@ -339,6 +337,16 @@ static void test_restart(void **state) {
         echo(f);
         expect_req(f, MODBUS_READ_HOLDING, 0, 1);
         answer_regs(f, (uint16_t[]) { 1 }, 1);
+        assert_int_equal(applied, 600);
+}
+
+/* The inverter restarts (I0 leaves normal and comes back): H2 and the limit again. */
+static void test_restart(void **state) {
+        struct driver_fixture *f = *state;
+        const struct fake_bus_request *r;
+        int status, power;
+
+        switch_on_600(f);
         expect_req(f, MODBUS_READ_INPUT, 35, 2);
         answer_regs(f, (uint16_t[]) { 0, 6000 }, 2);
         expect_req(f, MODBUS_READ_INPUT, 0, 1);
@@ -375,17 +383,7 @@ static void test_new_limit_not_held(void **state) {
         const struct fake_bus_request *r;
         int applied;
 
-        connect_tlx(f, ", \"family\": \"TL-X\"");
-        f->drv->inverter->set_on(f->state, true);
-        f->drv->inverter->set_power(f->state, 600, &applied);
-        expect_req(f, MODBUS_WRITE_SINGLE, 3, 40);
-        echo(f);
-        expect_req(f, MODBUS_READ_HOLDING, 3, 1);
-        answer_regs(f, (uint16_t[]) { 40 }, 1);
-        expect_req(f, MODBUS_WRITE_SINGLE, 0, 1);
-        echo(f);
-        expect_req(f, MODBUS_READ_HOLDING, 0, 1);
-        answer_regs(f, (uint16_t[]) { 1 }, 1);
+        switch_on_600(f);
         /* 2 s after the last limit write: a new one at once. */
         f->drv->inverter->set_power(f->state, 450, &applied);
         expect_req(f, MODBUS_WRITE_SINGLE, 3, 30);
