@@ -15,18 +15,24 @@ static bool get(const struct vedirect_block *b, const char *label, int64_t *ret)
 bool smartshunt_merge(struct smartshunt_values *v, const struct vedirect_block *b) {
         const char *soc = vedirect_block_get(b, "SOC"), *alarm = vedirect_block_get(b, "Alarm");
         bool has_v = get(b, "V", &v->v_mv), has_i = get(b, "I", &v->i_ma);
+        int64_t x;
 
         v->has_v |= has_v;
         v->has_i |= has_i;
         if (soc && strcmp(soc, "---") == 0) {
                 v->soc_unknown = true;
                 v->has_soc = false;
-        } else if (get(b, "SOC", &v->soc_permille) && v->soc_permille >= 0 && v->soc_permille <= 1000) {
+        } else if (get(b, "SOC", &x) && x >= 0 && x <= 1000) {
+                /* (An out-of-range value leaves the last good one: it is read into x first.) */
+                v->soc_permille = x;
                 v->has_soc = true;
                 v->soc_unknown = false;
         }
         v->has_t |= get(b, "T", &v->t_c);
-        v->has_h4 |= get(b, "H4", &v->h4) && v->h4 >= 0;
+        if (get(b, "H4", &x) && x >= 0) {
+                v->h4 = x;
+                v->has_h4 = true;
+        }
         v->has_ar |= get(b, "AR", &v->ar);
         if (alarm && (strcmp(alarm, "ON") == 0 || strcmp(alarm, "OFF") == 0)) {
                 v->has_alarm = true;

@@ -118,6 +118,15 @@ static void test_decode(void **state) {
         parse_block("V\t26700\r\nI\t1000\r\nSOC\t1001", &b);
         smartshunt_merge(&v, &b);
         assert_false(v.has_soc);
+        /* ... and leaves the last good one, as a negative H4 leaves the cycles (fuzz-smartshunt found a
+         * record with SoC 2000 % and one with 2^64 - 1 cycles). */
+        parse_block("V\t26700\r\nI\t1000\r\nSOC\t873", &b);
+        smartshunt_merge(&v, &b);
+        parse_block("V\t26700\r\nI\t1000\r\nSOC\t20000\r\nH4\t-3", &b);
+        smartshunt_merge(&v, &b);
+        smartshunt_record(&v, 200, &r);
+        assert_float_equal(r.soc_pct, 87.3, 1e-9);
+        assert_int_equal(r.cycles, 57);
 }
 
 static int parse(struct driver_fixture *f, const char *device_json, char *first_error, size_t size) {
