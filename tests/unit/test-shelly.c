@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "drivers.h"
+#include "driver-fixture.h"
 #include "fake-host.h"
 #include "log-setup.h"
 
@@ -43,76 +44,52 @@
 #define G1_STATUS BASE "/relay/0"
 #define G1_METER BASE "/meter/0"
 
-struct fixture {
-        struct config *config;
-        struct fake_host *h;
-        const struct driver *drv;
-        enum device_class cls; /* what the driver reports in: charger, or heater for shellyHeater */
-        void *state;
-};
+/* What the driver of the running test reports in: charger, or heater for shellyHeater. */
+static enum device_class reported_class;
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        if (f->state)
-                f->drv->free(f->state);
-        /* The driver gives back every timer and request it holds. */
-        assert_int_equal(fake_host_leftovers(f->h), 0);
-        fake_host_free(f->h);
-        config_free(f->config);
-        free(f);
-        return 0;
+        /* (It checks that the driver gives back every timer and request it holds.) */
+        return driver_fixture_teardown(state);
 }
 
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        f->h = fake_host_new("charger");
-        *state = f;
-        return 0;
+        return driver_fixture_setup(state, "charger");
 }
 
 /* Parses the device object as the daemon does and creates the instance; not started. */
-static void create(struct fixture *f, const char *device_json) {
-        char text[1024];
-        struct config_errors e = {};
-        int r;
-
+static void create(struct driver_fixture *f, const char *device_json) {
+        char first_error[256];
         bool heater = strstr(device_json, "shellyHeater");
+        int r = driver_fixture_parse(
+                f, heater ? "\"heater\": {\"activate\": {\"battery\": 5}, \"deactivate\": {\"battery\": 10}}, " : "",
+                device_json, first_error, sizeof(first_error));
 
-        snprintf(text, sizeof(text),
-                 "{\"mqtt\": {\"host\": \"broker.example:1883\"}, \"devices\": {\"charger\": %s}%s}",
-                 device_json,
-                 heater ? ", \"heater\": {\"activate\": {\"battery\": 5}, \"deactivate\": {\"battery\": 10}}" : "");
-        r = config_parse("/etc/homebattery/config.json", text, strlen(text), &f->config, &e);
-        for (size_t i = 0; i < e.n; i++)
-                print_error("%s\n", e.lines[i]);
-        config_errors_done(&e);
+        if (r < 0)
+                print_error("%s\n", first_error);
         assert_int_equal(r, 0);
         assert_int_equal(f->config->n_devices, 1);
         f->drv = f->config->devices[0].driver;
         assert_ptr_equal(f->drv, heater ? &driver_shelly_heater : &driver_shelly_charger);
-        f->cls = heater ? DEVICE_CLASS_HEATER : DEVICE_CLASS_CHARGER;
+        reported_class = heater ? DEVICE_CLASS_HEATER : DEVICE_CLASS_CHARGER;
         assert_int_equal(f->drv->new(&f->h->dev, f->config->devices[0].driver_config, &f->state), 0);
 }
 
-static void start(struct fixture *f, const char *device_json) {
+static void start(struct driver_fixture *f, const char *device_json) {
         create(f, device_json);
         assert_int_equal(f->drv->start(f->state), 0);
 }
 
-static int set_on(struct fixture *f, bool on) {
-        return (f->cls == DEVICE_CLASS_HEATER ? f->drv->heater : f->drv->charger)->set_on(f->state, on);
+static int set_on(struct driver_fixture *f, bool on) {
+        return (reported_class == DEVICE_CLASS_HEATER ? f->drv->heater : f->drv->charger)->set_on(f->state, on);
 }
 
-static bool busy(struct fixture *f) {
+static bool busy(struct driver_fixture *f) {
         return f->drv->busy(f->state);
 }
 
 /* The one request in flight; its URL must be `url`. Every request obeys the
  * spec's "timeout 5 s, up to 3 attempts 1 s apart" (0 = the client's default). */
-static struct http_request *expect_request(struct fixture *f, const char *url) {
+static struct http_request *expect_request(struct driver_fixture *f, const char *url) {
         struct http_request *r = f->h->http;
 
         if (!r)
@@ -127,26 +104,26 @@ static struct http_request *expect_request(struct fixture *f, const char *url) {
         return r;
 }
 
-static void expect_idle(struct fixture *f) {
+static void expect_idle(struct driver_fixture *f) {
         if (f->h->http)
                 fail_msg("unexpected request %s", f->h->http->url);
 }
 
-static void answer(struct fixture *f, const char *url, long status, const char *body) {
+static void answer(struct driver_fixture *f, const char *url, long status, const char *body) {
         expect_request(f, url);
         fake_host_http_answer(f->h, status, body);
 }
 
-static void answer_fail(struct fixture *f, const char *url, int error) {
+static void answer_fail(struct driver_fixture *f, const char *url, int error) {
         expect_request(f, url);
         fake_host_http_fail(f->h, error);
 }
 
-static void take_reports(struct fixture *f, int *ret_status, int *ret_power_w) {
-        fake_host_take_reports(f->h, f->cls, ret_status, ret_power_w);
+static void take_reports(struct driver_fixture *f, int *ret_status, int *ret_power_w) {
+        fake_host_take_reports(f->h, reported_class, ret_status, ret_power_w);
 }
 
-static void expect_status(struct fixture *f, enum device_status s) {
+static void expect_status(struct driver_fixture *f, enum device_status s) {
         int st, p;
 
         take_reports(f, &st, &p);
@@ -154,7 +131,7 @@ static void expect_status(struct fixture *f, enum device_status s) {
                 fail_msg("last status %d, expected %s", st, device_status_to_string(s));
 }
 
-static void expect_status_power(struct fixture *f, enum device_status s, int power_w) {
+static void expect_status_power(struct driver_fixture *f, enum device_status s, int power_w) {
         int st, p;
 
         take_reports(f, &st, &p);
@@ -164,7 +141,7 @@ static void expect_status_power(struct fixture *f, enum device_status s, int pow
 }
 
 /* A power report and no status change. */
-static void expect_power(struct fixture *f, int power_w) {
+static void expect_power(struct driver_fixture *f, int power_w) {
         int st, p;
 
         take_reports(f, &st, &p);
@@ -172,7 +149,7 @@ static void expect_power(struct fixture *f, int power_w) {
         assert_int_equal(p, power_w);
 }
 
-static void expect_no_status(struct fixture *f) {
+static void expect_no_status(struct driver_fixture *f) {
         int st, p;
 
         take_reports(f, &st, &p);
@@ -180,7 +157,7 @@ static void expect_no_status(struct fixture *f) {
 }
 
 /* Gen2 from the start to a steady "off": the start's off command, then the read-back. */
-static void start_gen2_off(struct fixture *f) {
+static void start_gen2_off(struct driver_fixture *f) {
         start(f, GEN2);
         answer(f, G2_OFF, 200, "{\"was_on\":false}");
         answer(f, G2_STATUS, 200, G2_IS(false, 0.0));
@@ -189,7 +166,7 @@ static void start_gen2_off(struct fixture *f) {
 }
 
 /* ... and switched on (command, read-back with 812.4 W). */
-static void start_gen2_on(struct fixture *f) {
+static void start_gen2_on(struct driver_fixture *f) {
         start_gen2_off(f);
         assert_int_equal(set_on(f, true), 0);
         answer(f, G2_ON, 200, "{\"was_on\":false}");
@@ -209,7 +186,7 @@ static void test_detect_gen2_and_later(void **state) {
         };
 
         for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
-                struct fixture *f;
+                struct driver_fixture *f;
                 struct http_request *r;
 
                 setup((void **) &f);
@@ -235,7 +212,7 @@ static void test_detect_gen2_and_later(void **state) {
 }
 
 static void test_detect_gen1(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         struct http_request *r;
 
         start(f, "{\"driver\": \"shellyCharger\", \"host\": \"10.0.0.5:80\", \"user\": \"u\", "
@@ -263,7 +240,7 @@ static void test_detect_gen1(void **state) {
 
 /* No answer or not a Shelly: fault, and /shelly again every 10 s. */
 static void test_detect_retry(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "{\"driver\": \"shellyCharger\", \"host\": \"10.0.0.5:80\"}");
         answer_fail(f, BASE "/shelly", -ETIMEDOUT);
@@ -286,7 +263,7 @@ static void test_detect_retry(void **state) {
 
 /* A configured generation skips the detection; an IPv6 host goes in brackets. */
 static void test_configured_generation_ipv6(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, "{\"driver\": \"shellyCharger\", \"host\": \"[fd00::21]:8080\", \"generation\": 2}");
         answer(f, "http://[fd00::21]:8080/rpc/Switch.Set?id=0&on=false", 200, "{\"was_on\":false}");
@@ -296,7 +273,7 @@ static void test_configured_generation_ipv6(void **state) {
 /* ---- switching, the dead-man switch, polling ---- */
 
 static void test_gen2_on_off(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         const struct fake_report *rp;
 
         start_gen2_off(f);
@@ -327,7 +304,7 @@ static void test_gen2_on_off(void **state) {
 /* While it should be on, the on command (auto-off 300 s) goes out again
  * every 115 s, without a status change; nothing else in between. */
 static void test_gen2_renewal(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start_gen2_on(f);
         for (int i = 0; i < 6; i++) {
@@ -359,7 +336,7 @@ static void test_gen2_renewal(void **state) {
 /* A renewal that is not answered: fault, and the on command every 2 s until
  * the Shelly answers; the 300 s auto-off never runs out meanwhile. */
 static void test_gen2_renewal_fails(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         uint64_t ok_usec, cmd_usec;
 
         start_gen2_on(f);
@@ -393,7 +370,7 @@ static void test_gen2_renewal_fails(void **state) {
 }
 
 static void test_gen1_on_off_energy(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         double wh = -1;
 
         start(f, GEN1);
@@ -436,7 +413,7 @@ static void test_gen1_on_off_energy(void **state) {
 
 /* A Gen1 relay without a meter answers 404 there: energy stays unknown, not 0. */
 static void test_gen1_no_meter(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         double wh;
 
         start(f, GEN1);
@@ -454,7 +431,7 @@ static void test_gen1_no_meter(void **state) {
 /* The meter request cannot even be sent (the HTTP client refuses it): the
  * driver must still poll again later, not stop watching the switch. */
 static void test_gen1_meter_not_sent(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, GEN1);
         answer(f, G1_OFF, 200, "{\"ison\":false}");
@@ -469,7 +446,7 @@ static void test_gen1_meter_not_sent(void **state) {
 
 /* Gen2 without metering: no apower/aenergy, so energy is unknown, not 0. */
 static void test_gen2_no_meter(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         double wh;
 
         start(f, GEN2);
@@ -490,7 +467,7 @@ static void test_gen2_no_meter(void **state) {
 /* The relay reads differently from the command (button, timer ran out):
  * syncing, the command again, reads every 2 s until it matches. */
 static void test_relay_differs(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start_gen2_on(f);
         fake_host_advance(f->h, SEC(60));
@@ -530,7 +507,7 @@ static void test_relay_differs(void **state) {
 
 /* Answers that are not a Shelly's, HTTP errors, no answer: fault; the next good read recovers. */
 static void test_poll_failures(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start_gen2_on(f);
         fake_host_advance(f->h, SEC(115));
@@ -554,7 +531,7 @@ static void test_poll_failures(void **state) {
 
 /* A command refused (wrong password): fault, retried every 2 s. */
 static void test_command_refused(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, GEN2);
         answer(f, G2_OFF, 401, "");
@@ -574,7 +551,7 @@ static void test_command_refused(void **state) {
 /* One request at a time: a new wish while a command travels goes out right
  * after its answer. */
 static void test_wish_while_in_flight(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, GEN2);
         expect_request(f, G2_OFF);
@@ -602,7 +579,7 @@ static void test_wish_while_in_flight(void **state) {
 
 /* Off is never trusted to the last poll: a repeated off goes out again. */
 static void test_off_always_sent(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start_gen2_off(f);
         assert_int_equal(set_on(f, false), 0);
@@ -615,7 +592,7 @@ static void test_off_always_sent(void **state) {
 /* Freeing the driver with a request in flight cancels it (teardown checks
  * that nothing is left behind). */
 static void test_free_in_flight(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
 
         start(f, GEN2);
         expect_request(f, G2_OFF);
@@ -628,7 +605,7 @@ static void test_free_in_flight(void **state) {
 /* shellyHeater: the same requests (auto-off, renewal, polling) and energy, every report in the heater
  * class (take_reports() refuses any other). */
 static void test_heater(void **state) {
-        struct fixture *f = *state;
+        struct driver_fixture *f = *state;
         double wh = -1;
 
         start(f, "{\"driver\": \"shellyHeater\", \"host\": \"10.0.0.5:80\", \"relay_id\": 1, \"generation\": 2}");
