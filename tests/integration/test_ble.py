@@ -124,6 +124,13 @@ class BleTestCase(HbTestCase):
             return None
         return wait_for(check, timeout, interval=0.05, what="%s = %r" % (t, payload))
 
+    def wait_unlocked(self):
+        """No lock any more, and the mode it held has given way to the default (idle): a mode request
+        made now gets its own answer, not the daemon's report of the release (in the same pass as
+        locked = "", but a separate message that may arrive after the request is sent)."""
+        self.rec.wait(topic("locked"), b"")
+        wait_for(lambda: self.rec.last(topic("mode", "actual")) == b"idle", 5, what="mode/actual idle")
+
     def last_locks(self):
         return json.loads(self.rec.last(topic("locks")))
 
@@ -280,7 +287,7 @@ class Offline(BleTestCase):
         self.wait_record("bat_llt")
         self.sim.fault(LLT_MAC, "silent")  # from the next connection on
         self.wait_record("bat_jk")
-        self.rec.wait(topic("locked"), b"")
+        self.wait_unlocked()
         latency, answer = self.request_mode("discharge")
         self.assertEqual(answer, b"discharge")
 
@@ -317,7 +324,7 @@ class CellLow(BleTestCase):
         self.start(["llt:" + LLT_MAC], {"bat_llt": ble_device("lltPowerBmsV4Ble", LLT_MAC)},
                    setup={LLT_MAC: {"values": dict(LLT_VALUES, cells=cells, v=26.4)}}, supervisor=CELL_CHECKS)
         self.wait_record("bat_llt")
-        self.rec.wait(topic("locked"), b"")
+        self.wait_unlocked()
         self.assertEqual(self.request_mode("discharge")[1], b"discharge")
 
         self.sim.values(LLT_MAC, cells=cells[:7] + [3.05], v=26.15)
